@@ -1,0 +1,78 @@
+// Timers and raw file-descriptor operations, each one io_uring submission.
+//
+// These are the primitives the socket layers build on, and useful on their own
+// for pipes, eventfds and files. All must be awaited on a shard thread; each
+// takes a `timeout` and honours the awaiting task's stop token.
+#pragma once
+
+#include <ringlet/core/io_op.hpp>
+
+#include <cstddef>
+#include <span>
+
+namespace ringlet {
+
+/// Awaitable sleep. Yields success when the time has passed,
+/// errc::operation_canceled when the task was stopped first.
+/// @see io_uring_prep_timeout(3), IORING_OP_TIMEOUT
+class [[nodiscard]] sleep_op final : public detail::io_op {
+public:
+    explicit sleep_op(clock::time_point until) noexcept;
+    result<void> await_resume() const noexcept;
+};
+
+/// Suspends the task for `d` (at least; the kernel's timer slack applies).
+[[nodiscard]] sleep_op sleep_for(clock::duration d) noexcept;
+/// Suspends the task until the monotonic clock reaches `t`.
+[[nodiscard]] sleep_op sleep_until(clock::time_point t) noexcept;
+
+namespace io {
+
+/// A no-op round trip through the ring. @see IORING_OP_NOP
+class [[nodiscard]] nop_op final : public detail::int_op {
+public:
+    nop_op() noexcept;
+};
+[[nodiscard]] inline nop_op nop() noexcept { return {}; }
+
+/// read(2) through the ring: yields the byte count, 0 at end of file.
+/// @see io_uring_prep_read(3), IORING_OP_READ
+class [[nodiscard]] read_op final : public detail::io_op {
+public:
+    read_op(int fd, std::span<std::byte> buffer, timeout limit) noexcept;
+    result<std::size_t> await_resume() const noexcept;
+    int fd;
+    std::span<std::byte> buffer;
+};
+[[nodiscard]] inline read_op read(int fd, std::span<std::byte> buffer, timeout limit = {}) noexcept {
+    return read_op{fd, buffer, limit};
+}
+
+/// write(2) through the ring: yields the byte count written (may be short).
+/// @see io_uring_prep_write(3), IORING_OP_WRITE
+class [[nodiscard]] write_op final : public detail::io_op {
+public:
+    write_op(int fd, std::span<const std::byte> data, timeout limit) noexcept;
+    result<std::size_t> await_resume() const noexcept;
+    int fd;
+    std::span<const std::byte> data;
+};
+[[nodiscard]] inline write_op write(int fd, std::span<const std::byte> data, timeout limit = {}) noexcept {
+    return write_op{fd, data, limit};
+}
+
+/// Waits until `fd` is ready for `events` (POLLIN, POLLOUT, …); yields the revents.
+/// @see io_uring_prep_poll_add(3), IORING_OP_POLL_ADD
+class [[nodiscard]] poll_op final : public detail::io_op {
+public:
+    poll_op(int fd, unsigned events, timeout limit) noexcept;
+    result<unsigned> await_resume() const noexcept;
+    int fd;
+    unsigned events;
+};
+[[nodiscard]] inline poll_op poll(int fd, unsigned events, timeout limit = {}) noexcept {
+    return poll_op{fd, events, limit};
+}
+
+}  // namespace io
+}  // namespace ringlet

@@ -1,0 +1,12 @@
+// ringlet: everything, for applications. Libraries should include what they use.
+#pragma once
+
+#include <ringlet/core/io.hpp>
+#include <ringlet/core/result.hpp>
+#include <ringlet/core/runtime.hpp>
+#include <ringlet/core/shard.hpp>
+#include <ringlet/core/stop.hpp>
+#include <ringlet/core/task.hpp>
+#include <ringlet/core/task_group.hpp>
+#include <ringlet/core/time.hpp>
+#include <ringlet/core/when.hpp>

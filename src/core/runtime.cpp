@@ -1,0 +1,229 @@
+// Design notes
+// - Each shard's ring is created on its own thread (SINGLE_ISSUER binds the
+//   ring to its creator); a latch holds every shard until all rings exist, so
+//   cross-shard messages always find their target. A failure on any shard
+//   stops all of them and is rethrown by run().
+// - SIGINT/SIGTERM are blocked in every runtime thread and read through a
+//   signalfd on shard 0's ring; the old mask is restored when run() returns.
+#include "core/runtime_state.hpp"
+
+#include <ringlet/core/runtime.hpp>
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <latch>
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+
+namespace ringlet {
+namespace detail {
+
+namespace {
+
+unsigned allowed_cpu_count() {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return std::max(1u, std::thread::hardware_concurrency());
+    return static_cast<unsigned>(CPU_COUNT(&set));
+}
+
+/// Pins the calling thread to the `index`-th CPU the process may use.
+void pin_to_cpu(unsigned index) {
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+    const int count = CPU_COUNT(&allowed);
+    if (count == 0) return;
+    int wanted = static_cast<int>(index % static_cast<unsigned>(count));
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+        if (!CPU_ISSET(cpu, &allowed)) continue;
+        if (wanted-- == 0) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            pthread_setaffinity_np(pthread_self(), sizeof one, &one);  // best effort
+            return;
+        }
+    }
+}
+
+task<void> entry_wrapper(runtime_state& rt, task<void> entry) {
+    try {
+        co_await std::move(entry);
+    } catch (...) {
+        rt.record_entry_error(std::current_exception());
+    }
+    if (rt.entries_running.fetch_sub(1) == 1) rt.request_stop();
+}
+
+}  // namespace
+
+runtime_state::runtime_state(runtime_options opts)
+    : options(std::move(opts)),
+      ring_settings{options.sq_entries, options.cq_entries},
+      shard_count(options.shards ? options.shards : allowed_cpu_count()) {}
+
+void runtime_state::request_stop() noexcept {
+    if (stop_requested.exchange(true)) return;
+    for (unsigned i = 0; i < wake_fds.size(); ++i) wake(i);
+}
+
+void runtime_state::shard_finished() noexcept {
+    if (busy.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    all_done.store(true, std::memory_order_release);
+    for (unsigned i = 0; i < wake_fds.size(); ++i) wake(i);
+}
+
+void runtime_state::wake(unsigned index) const noexcept {
+    const std::uint64_t one = 1;
+    // EAGAIN means the counter is already non-zero: the shard will wake anyway.
+    [[maybe_unused]] ssize_t n = write(wake_fds[index], &one, sizeof one);
+}
+
+void runtime_state::record_entry_error(std::exception_ptr error) {
+    std::lock_guard lock(error_mutex_);
+    if (!entry_error_) entry_error_ = std::move(error);
+}
+
+std::exception_ptr runtime_state::take_entry_error() {
+    std::lock_guard lock(error_mutex_);
+    return std::exchange(entry_error_, nullptr);
+}
+
+void runtime_state::report_task_failure(unsigned shard, std::exception_ptr error) noexcept {
+    if (options.on_task_failure) {
+        try {
+            options.on_task_failure(shard, error);
+            return;
+        } catch (...) {
+            // A throwing handler must not take the shard down; fall back to stderr.
+        }
+    }
+    const char* what = "unknown exception";
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ringlet: a spawned task on shard %u failed: %s\n", shard, e.what());
+        return;
+    } catch (...) {
+    }
+    std::fprintf(stderr, "ringlet: a spawned task on shard %u failed: %s\n", shard, what);
+}
+
+/// Blocks SIGINT/SIGTERM for the runtime's threads and reads them through a signalfd.
+class signal_guard {
+public:
+    explicit signal_guard(bool enabled) {
+        if (!enabled) return;
+        sigemptyset(&set_);
+        sigaddset(&set_, SIGINT);
+        sigaddset(&set_, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set_, &old_);
+        fd_ = signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (fd_ < 0) pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    ~signal_guard() {
+        if (fd_ < 0) return;
+        close(fd_);
+        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    signal_guard(const signal_guard&) = delete;
+    signal_guard& operator=(const signal_guard&) = delete;
+    [[nodiscard]] int fd() const noexcept { return fd_; }
+
+private:
+    sigset_t set_{};
+    sigset_t old_{};
+    int fd_ = -1;
+};
+
+void run_shard_thread(runtime_state& rt, unsigned index, std::latch& rings_ready,
+                      std::exception_ptr& startup_error, std::mutex& startup_mutex) {
+    if (rt.options.pin_threads) pin_to_cpu(index);
+    try {
+        rt.shards[index] = std::make_unique<shard>(rt, index, rt.ring_settings);
+    } catch (...) {
+        std::lock_guard lock(startup_mutex);
+        if (!startup_error) startup_error = std::current_exception();
+    }
+    rings_ready.arrive_and_wait();
+    {
+        std::lock_guard lock(startup_mutex);
+        if (startup_error) return;
+    }
+    shard& self = *rt.shards[index];
+    self.attach();
+    if (rt.entry_on_every_shard || index == 0) self.spawn(entry_wrapper(rt, rt.entry(index)), self.root_token());
+    self.run();
+}
+
+}  // namespace detail
+
+runtime::runtime(runtime_options options) : state_(std::make_unique<detail::runtime_state>(std::move(options))) {
+    if (state_->ring_settings.sq_entries == 0) throw std::invalid_argument("ringlet: runtime_options.sq_entries must be > 0");
+    detail::ring probe{{.sq_entries = 2, .cq_entries = 4}};  // throws with cause and remedy
+}
+
+runtime::~runtime() = default;
+
+unsigned runtime::shard_count() const noexcept { return state_->shard_count; }
+
+void runtime::request_stop() noexcept { state_->request_stop(); }
+
+void runtime::run_on_all(std::function<task<void>(unsigned)> entry) { run_shards(std::move(entry), true); }
+
+void runtime::run_shards(std::function<task<void>(unsigned)> entry, bool every_shard) {
+    auto& rt = *state_;
+    rt.entry = std::move(entry);
+    rt.entry_on_every_shard = every_shard;
+    rt.entries_running = every_shard ? rt.shard_count : 1;
+    rt.stop_requested = false;
+    rt.all_done = false;
+    rt.busy = static_cast<long>(rt.shard_count);
+    rt.shards.clear();
+    rt.shards.resize(rt.shard_count);
+
+    rt.wake_fds.clear();
+    for (unsigned i = 0; i < rt.shard_count; ++i) {
+        const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (fd < 0) {
+            for (int open_fd : rt.wake_fds) close(open_fd);
+            rt.wake_fds.clear();
+            throw std::system_error(errno, std::generic_category(), "ringlet: eventfd for shard wake-ups");
+        }
+        rt.wake_fds.push_back(fd);
+    }
+    detail::signal_guard signals{rt.options.handle_signals};
+    rt.signal_fd = signals.fd();
+
+    std::latch rings_ready{static_cast<std::ptrdiff_t>(rt.shard_count)};
+    std::exception_ptr startup_error;
+    std::mutex startup_mutex;
+    std::vector<std::thread> threads;
+    threads.reserve(rt.shard_count);
+    for (unsigned i = 0; i < rt.shard_count; ++i) {
+        threads.emplace_back(detail::run_shard_thread, std::ref(rt), i, std::ref(rings_ready), std::ref(startup_error),
+                             std::ref(startup_mutex));
+    }
+    for (auto& t : threads) t.join();
+    rt.shards.clear();  // closes the rings
+    for (int fd : rt.wake_fds) close(fd);
+    rt.wake_fds.clear();
+    rt.signal_fd = -1;
+    rt.entry = nullptr;
+    if (startup_error) std::rethrow_exception(startup_error);
+    if (auto error = rt.take_entry_error()) std::rethrow_exception(error);
+}
+
+std::string runtime::describe_io_uring() {
+    detail::ring probe{{.sq_entries = 8, .cq_entries = 0}};
+    return probe.describe();
+}
+
+}  // namespace ringlet

@@ -1,0 +1,270 @@
+// Design notes
+// - One loop turn: resume the coroutines that were ready when the turn began,
+//   then one io_uring_enter that submits everything they queued and (if
+//   nothing else is ready) waits for a completion, then dispatch the CQEs.
+// - Waking a shard: a shard thread sends IORING_OP_MSG_RING straight into the
+//   target's CQ; any other thread (or a kernel without MSG_RING) writes the
+//   target's eventfd, which the target keeps a read armed on. wake_pending_
+//   collapses a burst of messages into one wake-up.
+// - The inbox is a lock-free stack (many producers, one consumer that takes
+//   everything at once and reverses it to keep arrival order).
+#include "core/shard.hpp"
+
+#include "core/runtime_state.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+
+namespace ringlet::detail {
+namespace {
+
+thread_local shard* current_shard = nullptr;
+
+/// Defers a task's start to the next loop turn, so spawn never re-enters its caller.
+struct start_later {
+    shard& owner;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) const { owner.schedule(h); }
+    void await_resume() const noexcept {}
+};
+
+/// The frame of a detached task: frees itself at the end (suspend_never).
+struct detached_frame {
+    struct promise_type {
+        static void* operator new(std::size_t size) { return allocate_frame(size); }
+        static void operator delete(void* frame, std::size_t size) noexcept { deallocate_frame(frame, size); }
+        detached_frame get_return_object() noexcept { return {}; }
+        std::suspend_never initial_suspend() const noexcept { return {}; }
+        std::suspend_never final_suspend() const noexcept { return {}; }
+        void return_void() const noexcept {}
+        void unhandled_exception() const noexcept { std::terminate(); }  // the body catches everything
+    };
+};
+
+/// Runs `body` detached: an escaping exception is reported, the end is accounted.
+detached_frame run_detached(shard& owner, task<void> body) {
+    co_await start_later{owner};
+    try {
+        co_await std::move(body);
+    } catch (...) {
+        owner.report_failure(std::current_exception());
+    }
+    owner.task_finished();
+}
+
+}  // namespace
+
+void ready_queue::grow() {
+    std::vector<std::coroutine_handle<>> bigger(items_.size() * 2);
+    for (std::size_t i = 0; head_ + i < tail_; ++i) bigger[i] = items_[(head_ + i) & (items_.size() - 1)];
+    tail_ -= head_;
+    head_ = 0;
+    items_ = std::move(bigger);
+}
+
+internal_read::internal_read(int fd, std::function<void(int res)> on_read)
+    : io_op(&prepare_read), fd_(fd), on_read_(std::move(on_read)) {
+    set_completion(&completed);
+}
+
+void internal_read::arm() {
+    armed_ = true;
+    start(std::noop_coroutine(), {});
+}
+
+void internal_read::cancel() {
+    if (armed_) shard::current()->io().cancel(user_data_);
+}
+
+void internal_read::prepare_read(io_op& op, io_uring_sqe* sqe) noexcept {
+    auto& self = static_cast<internal_read&>(op);
+    io_uring_prep_read(sqe, self.fd_, self.value_, sizeof self.value_, 0);
+}
+
+void internal_read::completed(io_op& op, int res, std::uint32_t, bool more) noexcept {
+    auto& self = static_cast<internal_read&>(op);
+    if (more) return;
+    self.armed_ = false;
+    if (res == -ECANCELED) return;
+    self.on_read_(res);
+}
+
+shard::shard(runtime_state& rt, unsigned id, const ring_config& config)
+    : rt_(rt),
+      id_(id),
+      ring_(config),
+      ring_fd_(ring_.fd()),
+      event_fd_(rt.wake_fds.at(id)),
+      wakeup_reader_(event_fd_, [this](int) {
+          on_wakeup();
+          if (!rt_.all_done.load(std::memory_order_acquire)) wakeup_reader_.arm();
+      }) {}
+
+shard::~shard() {
+    if (current_shard == this) current_shard = nullptr;
+}
+
+shard* shard::current() noexcept { return current_shard; }
+
+void shard::attach() noexcept { current_shard = this; }
+
+void shard::spawn(task<void> t, stop_token token) {
+    ++live_tasks_;
+    auto& promise = t.handle().promise();
+    if (!promise.token().stop_possible()) promise.set_token(std::move(token));
+    run_detached(*this, std::move(t));
+}
+
+void shard::report_failure(std::exception_ptr error) noexcept { rt_.report_task_failure(id_, std::move(error)); }
+
+void shard::task_finished() noexcept { --live_tasks_; }
+
+void shard::post(shard_message* message) noexcept {
+    shard_message* head = inbox_.load(std::memory_order_relaxed);
+    do {
+        message->next = head;
+    } while (!inbox_.compare_exchange_weak(head, message, std::memory_order_release, std::memory_order_relaxed));
+    wake();
+}
+
+void shard::wake() noexcept {
+    if (wake_pending_.exchange(true)) return;
+    shard* sender = current_shard;
+    if (sender && sender != this && sender->ring_.supports(IORING_OP_MSG_RING)) {
+        io_uring_sqe* sqe = sender->ring_.get_sqe();
+        io_uring_prep_msg_ring(sqe, ring_fd_, 0, static_cast<std::uint64_t>(ring_tag::wake), 0);
+        io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(ring_tag::ignore));
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        return;
+    }
+    rt_.wake(id_);
+}
+
+void shard::on_wakeup() {
+    wake_pending_.store(false);
+    drain_inbox();
+    if (!root_stop_.stop_requested() && rt_.stop_requested.load(std::memory_order_acquire)) root_stop_.request_stop();
+}
+
+void shard::drain_inbox() {
+    shard_message* list = inbox_.exchange(nullptr, std::memory_order_acquire);
+    shard_message* ordered = nullptr;
+    while (list) {
+        shard_message* next = list->next;
+        list->next = ordered;
+        ordered = list;
+        list = next;
+    }
+    while (ordered) {
+        shard_message* next = ordered->next;
+        // The message's unit of `busy` becomes this shard's own if it had counted itself out.
+        if (finished_) finished_ = false;
+        else rt_.busy.fetch_sub(1, std::memory_order_acq_rel);
+        ordered->run(ordered);
+        ordered = next;
+    }
+}
+
+void shard::check_finished() noexcept {
+    if (finished_ || live_tasks_ != 0 || !ready_.empty() || !root_stop_.stop_requested()) return;
+    finished_ = true;
+    rt_.shard_finished();
+}
+
+void shard::run() {
+    wakeup_reader_.arm();
+    std::unique_ptr<internal_read> signal_reader;
+    if (id_ == 0 && rt_.signal_fd >= 0) {
+        signal_reader = std::make_unique<internal_read>(rt_.signal_fd, [this, &signal_reader](int res) {
+            if (res > 0) rt_.request_stop();
+            if (!rt_.all_done.load()) signal_reader->arm();  // later signals are read and ignored
+        });
+        signal_reader->arm();
+    }
+    const auto on_tag = [this](ring_tag tag, int, std::uint32_t) {
+        if (tag == ring_tag::wake) on_wakeup();
+    };
+    while (!rt_.all_done.load(std::memory_order_acquire)) {
+        if (!root_stop_.stop_requested() && rt_.stop_requested.load(std::memory_order_relaxed)) {
+            root_stop_.request_stop();
+        }
+        for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) ready_.pop().resume();
+        check_finished();
+        if (rt_.all_done.load(std::memory_order_acquire)) break;
+        ring_.submit(ready_.empty());
+        ring_.reap(on_tag);
+    }
+    // Let the internal reads end in the kernel before the ring and fds go away.
+    wakeup_reader_.cancel();
+    if (signal_reader) signal_reader->cancel();
+    while (ring_.in_flight() > 0) {
+        ring_.submit(true);
+        ring_.reap(on_tag);
+    }
+}
+
+// --- free functions behind the public shard API ------------------------------
+
+void post_message(unsigned target, shard_message* message) {
+    shard* self = shard::current();
+    if (!self) throw_not_on_shard("post_message");
+    runtime_state& rt = self->runtime();
+    if (target >= rt.shard_count) {
+        throw std::out_of_range("ringlet: shard index " + std::to_string(target) + " out of range (runtime has " +
+                                std::to_string(rt.shard_count) + " shards)");
+    }
+    rt.message_sent();
+    rt.shards[target]->post(message);
+}
+
+void spawn_on_current(task<void> t) {
+    shard* self = shard::current();
+    if (!self) throw_not_on_shard("spawn");
+    self->spawn(std::move(t), self->root_token());
+}
+
+void schedule_on_current(std::coroutine_handle<> h) {
+    shard* self = shard::current();
+    if (!self) throw_not_on_shard("schedule");
+    self->schedule(h);
+}
+
+void throw_not_on_shard(const char* what) {
+    throw std::logic_error(std::string("ringlet: ") + what +
+                           " called outside a shard thread (only tasks run by ringlet::runtime may use it)");
+}
+
+}  // namespace ringlet::detail
+
+namespace ringlet::this_shard {
+
+unsigned id() {
+    auto* s = detail::shard::current();
+    if (!s) detail::throw_not_on_shard("this_shard::id");
+    return s->id();
+}
+
+unsigned count() {
+    auto* s = detail::shard::current();
+    if (!s) detail::throw_not_on_shard("this_shard::count");
+    return s->runtime().shard_count;
+}
+
+bool on_shard() noexcept { return detail::shard::current() != nullptr; }
+
+ringlet::stop_token stop_token() {
+    auto* s = detail::shard::current();
+    if (!s) detail::throw_not_on_shard("this_shard::stop_token");
+    return s->root_token();
+}
+
+std::string describe_ring() {
+    auto* s = detail::shard::current();
+    if (!s) detail::throw_not_on_shard("this_shard::describe_ring");
+    return s->io().describe();
+}
+
+}  // namespace ringlet::this_shard

@@ -1,0 +1,117 @@
+// A shard: one thread, one ring, one ready queue, one root stop source.
+//
+// Thread safety: everything here is touched only by the shard's own thread,
+// except post() (any thread) and ring_fd() (read by other shards for MSG_RING).
+#pragma once
+
+#include "core/ring.hpp"
+
+#include <ringlet/core/io_op.hpp>
+#include <ringlet/core/shard.hpp>
+#include <ringlet/core/stop.hpp>
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <vector>
+
+namespace ringlet::detail {
+
+class runtime_state;
+
+/// FIFO of coroutines ready to resume; a growable power-of-two ring buffer.
+class ready_queue {
+public:
+    ready_queue() : items_(1024) {}
+    void push(std::coroutine_handle<> h) {
+        if (tail_ - head_ == items_.size()) grow();
+        items_[tail_++ & (items_.size() - 1)] = h;
+    }
+    std::coroutine_handle<> pop() noexcept { return items_[head_++ & (items_.size() - 1)]; }
+    [[nodiscard]] bool empty() const noexcept { return head_ == tail_; }
+    [[nodiscard]] std::size_t size() const noexcept { return tail_ - head_; }
+
+private:
+    void grow();
+    std::vector<std::coroutine_handle<>> items_;
+    std::size_t head_ = 0;
+    std::size_t tail_ = 0;
+};
+
+/// Reads a descriptor (eventfd or signalfd) through the ring, re-arming itself.
+class internal_read final : public io_op {
+public:
+    internal_read(int fd, std::function<void(int res)> on_read);
+    void arm();
+    void cancel();
+    [[nodiscard]] bool armed() const noexcept { return armed_; }
+
+private:
+    static void prepare_read(io_op& op, io_uring_sqe* sqe) noexcept;
+    static void completed(io_op& op, int res, std::uint32_t flags, bool more) noexcept;
+    int fd_;
+    std::uint64_t value_[16] = {};  // big enough for a signalfd_siginfo
+    std::function<void(int)> on_read_;
+    bool armed_ = false;
+};
+
+class shard {
+public:
+    shard(runtime_state& rt, unsigned id, const ring_config& config);
+    ~shard();
+    shard(const shard&) = delete;
+    shard& operator=(const shard&) = delete;
+
+    /// The shard of the calling thread, or nullptr.
+    [[nodiscard]] static shard* current() noexcept;
+
+    [[nodiscard]] unsigned id() const noexcept { return id_; }
+    [[nodiscard]] ring& io() noexcept { return ring_; }
+    [[nodiscard]] runtime_state& runtime() noexcept { return rt_; }
+    [[nodiscard]] int ring_fd() const noexcept { return ring_fd_; }
+    [[nodiscard]] stop_token root_token() const noexcept { return root_stop_.get_token(); }
+
+    void schedule(std::coroutine_handle<> h) { ready_.push(h); }
+
+    /// Starts a detached task; its end (or failure) is accounted here.
+    void spawn(task<void> t, stop_token token);
+    void report_failure(std::exception_ptr error) noexcept;
+    void task_started() noexcept { ++live_tasks_; }
+    void task_finished() noexcept;
+
+    /// Queues a message for this shard and wakes it. Any thread.
+    void post(shard_message* message) noexcept;
+
+    /// Runs the loop until the runtime has finished everywhere. Shard thread only.
+    void run();
+    /// Binds this shard to the calling thread (sets current()).
+    void attach() noexcept;
+
+private:
+    void drain_inbox();
+    void on_wakeup();
+    void wake() noexcept;
+    void check_finished() noexcept;
+
+    void shutdown_internal_ops();
+
+    runtime_state& rt_;
+    const unsigned id_;
+    ring ring_;
+    const int ring_fd_;
+    ready_queue ready_;
+    stop_source root_stop_;
+    std::size_t live_tasks_ = 0;
+    bool finished_ = false;  // counted out of the runtime's busy count
+
+    int event_fd_;  // owned by the runtime
+    internal_read wakeup_reader_;
+
+    // Written by any thread.
+    std::atomic<shard_message*> inbox_{nullptr};
+    std::atomic<bool> wake_pending_{false};
+};
+
+}  // namespace ringlet::detail
