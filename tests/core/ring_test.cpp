@@ -74,6 +74,26 @@ TEST(Ring, UsesTheBestSetupFlagsTheKernelTakes) {
     });
 }
 
+TEST(Ring, ConcurrentOperationsShareOneEnterPerLoopTurn) {
+    runtime rt{test::quiet_runtime()};
+    rt.run([]() -> task<void> {
+        constexpr int tasks = 32;
+        constexpr int rounds = 200;
+        const auto enters_before = this_ring().stats().enters;
+        task_group group;
+        for (int t = 0; t < tasks; ++t) {
+            group.spawn([]() -> task<void> {
+                for (int i = 0; i < rounds; ++i) (void)co_await io::nop();
+            }());
+        }
+        co_await group.wait();
+        const auto enters = this_ring().stats().enters - enters_before;
+        // 6,400 operations: one enter per loop turn means about one per round, not one per operation.
+        EXPECT_LE(enters, static_cast<std::uint64_t>(rounds) * 2 + 10);
+        EXPECT_GE(enters, static_cast<std::uint64_t>(rounds));
+    });
+}
+
 TEST(Ring, TinyRingLosesNoOperationInABurst) {
     runtime rt{{.shards = 1, .sq_entries = 4, .cq_entries = 8, .handle_signals = false}};
     rt.run([]() -> task<void> {
