@@ -31,19 +31,48 @@ struct thread_pool {
     }
 };
 
-thread_local thread_pool pool;
+// The hot path reads one initial-exec pointer (a plain %fs-relative load, no
+// __tls_get_addr call from the shared library); the owner object frees the
+// pool when the thread exits.
+[[gnu::tls_model("initial-exec")]] thread_local thread_pool* current_pool = nullptr;
+[[gnu::tls_model("initial-exec")]] thread_local bool pool_retired = false;  // the thread is exiting
+
+struct pool_owner {
+    thread_pool* pool = nullptr;
+    ~pool_owner() {
+        current_pool = nullptr;  // frames freed after this go straight to the heap
+        pool_retired = true;
+        delete pool;
+    }
+};
+thread_local pool_owner owner;
+
+thread_pool* local_pool() noexcept {
+    if (current_pool) [[likely]] return current_pool;
+    if (pool_retired) return nullptr;
+    owner.pool = new (std::nothrow) thread_pool;
+    current_pool = owner.pool;
+    return current_pool;
+}
+
+frame_pool_stats empty_stats;
 
 constexpr std::size_t class_of(std::size_t size) noexcept { return (size + granule - 1) / granule - 1; }
 
 }  // namespace
 
-frame_pool_stats this_thread_frame_pool_stats() noexcept { return pool.stats; }
+frame_pool_stats this_thread_frame_pool_stats() noexcept {
+    const thread_pool* pool = local_pool();
+    return pool ? pool->stats : empty_stats;
+}
 
 namespace detail {
 
 void* allocate_frame(std::size_t size) {
     const std::size_t cls = class_of(size);
-    if (cls < class_count) {
+    thread_pool* pool_ptr = local_pool();
+    if (cls < class_count && pool_ptr) {
+        thread_pool& pool = *pool_ptr;
         if (free_block* block = pool.heads[cls]) {
             pool.heads[cls] = block->next;
             --pool.counts[cls];
@@ -53,7 +82,7 @@ void* allocate_frame(std::size_t size) {
         }
         size = (cls + 1) * granule;
     }
-    ++pool.stats.heap_allocations;
+    if (pool_ptr) ++pool_ptr->stats.heap_allocations;
     void* p = std::malloc(size);
     if (!p) throw std::bad_alloc();
     return p;
@@ -61,7 +90,9 @@ void* allocate_frame(std::size_t size) {
 
 void deallocate_frame(void* frame, std::size_t size) noexcept {
     const std::size_t cls = class_of(size);
-    if (cls < class_count && pool.counts[cls] < max_cached_per_class) {
+    thread_pool* pool_ptr = current_pool;
+    if (cls < class_count && pool_ptr && pool_ptr->counts[cls] < max_cached_per_class) {
+        thread_pool& pool = *pool_ptr;
         auto* block = static_cast<free_block*>(frame);
         block->next = pool.heads[cls];
         pool.heads[cls] = block;

@@ -3,6 +3,8 @@
 //   only when this thread enters the kernel, no IPIs), then COOP_TASKRUN
 //   (5.19+), then plain flags; SUBMIT_ALL and CQSIZE ride along where accepted.
 //   The CQ is sized well above the SQ so bursts of completions fit.
+// - TASKRUN_FLAG rides along with DEFER_TASKRUN so a polling shard can see,
+//   from user space, that the kernel holds completions for it.
 // - user_data = generation << 32 | slot. A slot's generation changes every
 //   time it is reused, so a completion for an operation that has already
 //   finished (e.g. a late multishot CQE) can never resume a newer waiter.
@@ -97,7 +99,8 @@ constexpr named_opcode opcode_names[] = {
 ring::ring(const ring_config& config) : owner_(std::this_thread::get_id()) {
     constexpr unsigned common = IORING_SETUP_SUBMIT_ALL;
     const unsigned attempts[] = {
-        common | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        // TASKRUN_FLAG lets an idle-polling shard see deferred completions without entering.
+        common | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
         common | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
         common,
         0,

@@ -60,6 +60,12 @@ public:
     template <class OnTag>
     unsigned reap(OnTag&& on_tag);
 
+    /// True when a completion is ready or the kernel holds work for this
+    /// thread (deferred task work, overflowed CQEs) that an enter would deliver.
+    [[nodiscard]] bool completions_pending() const noexcept {
+        return io_uring_cq_ready(&ring_) > 0 ||
+               (IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW));
+    }
     [[nodiscard]] bool supports(int opcode) const noexcept { return opcode >= 0 && opcodes_.test(static_cast<unsigned>(opcode)); }
     [[nodiscard]] unsigned setup_flags() const noexcept { return setup_flags_; }
     [[nodiscard]] unsigned features() const noexcept { return ring_.features; }

@@ -21,7 +21,18 @@
 namespace ringlet::detail {
 namespace {
 
-thread_local shard* current_shard = nullptr;
+// initial-exec: a plain %fs-relative load instead of a __tls_get_addr call
+// per access from the shared library (one pointer, so dlopen stays fine).
+[[gnu::tls_model("initial-exec")]] thread_local shard* current_shard = nullptr;
+
+/// Tells the CPU we are spinning (frees pipeline resources for the sibling hyperthread).
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield" ::: "memory");
+#endif
+}
 
 /// Defers a task's start to the next loop turn, so spawn never re-enters its caller.
 struct start_later {
@@ -151,6 +162,7 @@ void shard::on_wakeup() {
 
 void shard::drain_inbox() {
     shard_message* list = inbox_.exchange(nullptr, std::memory_order_acquire);
+    if (list) saw_message();
     shard_message* ordered = nullptr;
     while (list) {
         shard_message* next = list->next;
@@ -165,6 +177,33 @@ void shard::drain_inbox() {
         else rt_.busy.fetch_sub(1, std::memory_order_acq_rel);
         ordered->run(ordered);
         ordered = next;
+    }
+}
+
+// Sleeping in io_uring_enter and being woken costs a scheduler round trip
+// (tens of µs on a VM whose idle vCPUs halt to the host). Right after
+// cross-shard traffic another message is likely, so first submit what is
+// queued and spin a bounded time on the inbox and the CQ. Returns true when
+// there is something to do (the caller loops again), false to go to sleep.
+bool shard::poll_before_sleeping() {
+    const auto window = rt_.options.idle_poll;
+    if (window.count() <= 0) return false;
+    const auto deadline = last_message_ + window;
+    if (clock::now() >= deadline) return false;
+    ring_.submit(false);
+    if (ring_.reap([this](ring_tag tag, int, std::uint32_t) {
+            if (tag == ring_tag::wake) on_wakeup();
+        }) > 0) {
+        return true;
+    }
+    for (unsigned spins = 1;; ++spins) {
+        if (inbox_.load(std::memory_order_acquire) != nullptr) {
+            drain_inbox();  // a wake-up may still be on its way; on_wakeup then finds the inbox empty
+            return true;
+        }
+        if (ring_.completions_pending() || rt_.stop_requested.load(std::memory_order_relaxed)) return true;
+        cpu_relax();
+        if (spins % 64 == 0 && clock::now() >= deadline) return false;
     }
 }
 
@@ -194,8 +233,15 @@ void shard::run() {
         for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) ready_.pop().resume();
         check_finished();
         if (rt_.all_done.load(std::memory_order_acquire)) break;
+        if (ready_.empty() && poll_before_sleeping()) continue;
         ring_.submit(ready_.empty());
         ring_.reap(on_tag);
+    }
+    // Per-shard services end first, so whatever they still had in the kernel is drained below.
+    while (!exit_hooks_.empty()) {
+        auto hook = std::move(exit_hooks_.back());
+        exit_hooks_.pop_back();
+        hook();
     }
     // Let the internal reads end in the kernel before the ring and fds go away.
     wakeup_reader_.cancel();
@@ -217,6 +263,7 @@ void post_message(unsigned target, shard_message* message) {
                                 std::to_string(rt.shard_count) + " shards)");
     }
     rt.message_sent();
+    self->saw_message();
     rt.shards[target]->post(message);
 }
 

@@ -81,11 +81,18 @@ public:
     void task_started() noexcept { ++live_tasks_; }
     void task_finished() noexcept;
 
+    /// Notes cross-shard traffic: a reply or the next request is likely soon.
+    void saw_message() noexcept { last_message_ = clock::now(); }
     /// Queues a message for this shard and wakes it. Any thread.
     void post(shard_message* message) noexcept;
 
     /// Runs the loop until the runtime has finished everywhere. Shard thread only.
     void run();
+    /// Registers `fn` to run on this shard's thread once its loop has ended
+    /// (every task finished), newest first, before the ring is drained: how
+    /// per-shard services that other layers create lazily (the DNS channel)
+    /// release what they hold. Shard thread only.
+    void at_exit(std::function<void()> fn) { exit_hooks_.push_back(std::move(fn)); }
     /// Binds this shard to the calling thread (sets current()).
     void attach() noexcept;
 
@@ -94,6 +101,7 @@ private:
     void on_wakeup();
     void wake() noexcept;
     void check_finished() noexcept;
+    bool poll_before_sleeping();
 
     void shutdown_internal_ops();
 
@@ -105,6 +113,8 @@ private:
     stop_source root_stop_;
     std::size_t live_tasks_ = 0;
     bool finished_ = false;  // counted out of the runtime's busy count
+    clock::time_point last_message_{};  // last cross-shard message sent or handled
+    std::vector<std::function<void()>> exit_hooks_;
 
     int event_fd_;  // owned by the runtime
     internal_read wakeup_reader_;

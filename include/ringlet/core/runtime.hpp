@@ -18,6 +18,7 @@
 #include <ringlet/core/shard.hpp>
 #include <ringlet/core/task.hpp>
 
+#include <chrono>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -36,6 +37,11 @@ struct runtime_options {
     bool pin_threads = true;
     /// Turn SIGINT/SIGTERM into a graceful stop while run() is active.
     bool handle_signals = true;
+    /// After cross-shard traffic, a shard with nothing to do polls its inbox
+    /// and completion queue this long before sleeping in the kernel, so a
+    /// cross-shard call costs no scheduler wake-up (~30 µs on a VM, < 1 µs
+    /// polled). Shards that exchange no messages never poll. 0 turns it off.
+    std::chrono::microseconds idle_poll{100};
     /// Called on the failing shard when a spawned task ends with an exception.
     /// Default: one line on stderr naming the shard and the exception.
     std::function<void(unsigned shard, std::exception_ptr error)> on_task_failure;

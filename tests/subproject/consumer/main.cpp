@@ -12,7 +12,8 @@ using namespace std::chrono_literals;
 int main() {
     ringlet::runtime rt{{.shards = 2, .handle_signals = false}};
     const int value = rt.run([]() -> ringlet::task<int> {
-        if (!co_await ringlet::sleep_for(1ms)) co_return -1;
+        auto slept = co_await ringlet::sleep_for(1ms);
+        if (!slept) co_return -1;
         co_return co_await ringlet::submit_to(1, [] { return 40 + static_cast<int>(ringlet::this_shard::id()) + 1; });
     });
     const std::string timed_out = ringlet::make_error_code(ringlet::errc::timed_out).message();
