@@ -10,3 +10,11 @@
 #include <ringlet/core/task_group.hpp>
 #include <ringlet/core/time.hpp>
 #include <ringlet/core/when.hpp>
+#include <ringlet/net/address.hpp>
+#include <ringlet/net/buffered_reader.hpp>
+#include <ringlet/net/listener.hpp>
+#include <ringlet/net/local.hpp>
+#include <ringlet/net/resolve.hpp>
+#include <ringlet/net/socket.hpp>
+#include <ringlet/net/stream.hpp>
+#include <ringlet/net/tcp.hpp>

@@ -1,0 +1,137 @@
+// echo_server: sends every byte it receives back to its sender.
+//
+//   build/examples/echo_server 127.0.0.1:0             # prints: listening on 127.0.0.1:41377
+//   build/examples/echo_server [::1]:8000 --shards 2   # one SO_REUSEPORT listener per shard
+//   build/examples/echo_server unix:/tmp/echo.sock     # or @echo for an abstract name
+//   build/examples/echo_server localhost:8000          # host names are resolved first
+//
+// Then, from another terminal: build/examples/echo_client <the printed address>
+// (or `socat - TCP:127.0.0.1:41377`). The one line on stdout is
+// `listening on <address>` with the real port, printed (and flushed) once
+// connections are accepted. Ctrl-C or SIGTERM stops it gracefully: it stops
+// accepting, ends each connection with a FIN, and exits 0. Exit 2 means a bad
+// argument, 1 that it could not listen (the message names the address).
+//
+// TCP is served on every shard (`--shards N`, default: one per core), each
+// with its own listener on the same port (SO_REUSEPORT, so the kernel spreads
+// connections over them) and one task per connection. A unix socket is served
+// by one shard.
+#include "example_support.hpp"
+
+#include <cstring>
+#include <memory>
+
+using namespace example;
+
+namespace {
+
+constexpr const char* usage = R"(usage: echo_server ADDRESS [--shards N]
+
+Echoes every byte each client sends back to it, until SIGINT or SIGTERM.
+
+  ADDRESS       where to listen: 127.0.0.1:8000, [::1]:8000, localhost:8000,
+                unix:/path/to.sock or @abstract-name (port 0: any free port)
+  --shards N    serve TCP on N shards, one listener each (default: all cores)
+  --help        this text
+
+Prints "listening on <address>" once it accepts connections.
+)";
+
+struct options {
+    std::string address;
+    unsigned shards = 0;
+};
+
+options parse_args(int argc, char** argv) {
+    options out;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(usage, stdout);
+            std::exit(0);
+        } else if (arg == "--shards") {
+            if (i + 1 == argc) usage_error("echo_server", "--shards needs a number");
+            char* end = nullptr;
+            const unsigned long n = std::strtoul(argv[++i], &end, 10);
+            if (*end != '\0' || n < 1 || n > 1024) {
+                usage_error("echo_server", "--shards \"" + std::string(argv[i]) + "\" is not a number from 1 to 1024");
+            }
+            out.shards = static_cast<unsigned>(n);
+        } else if (arg.size() > 1 && arg[0] == '-') {
+            usage_error("echo_server", "unknown option \"" + std::string(arg) + "\"");
+        } else if (out.address.empty()) {
+            out.address = arg;
+        } else {
+            usage_error("echo_server", "unexpected argument \"" + std::string(arg) + "\"");
+        }
+    }
+    if (out.address.empty()) usage_error("echo_server", "missing the address to listen on");
+    if (auto why = check_address_syntax(out.address); !why.empty()) usage_error("echo_server", why);
+    return out;
+}
+
+void announce(const net::address& where) {
+    std::printf("listening on %s\n", where.to_string().c_str());
+    std::fflush(stdout);
+}
+
+task<int> serve_unix(const net::address& where) {
+    auto lst = local::listen(where);
+    if (!lst) {
+        std::fprintf(stderr, "echo_server: %s\n", net::describe_error("listen", where, lst.error()).c_str());
+        co_return 1;
+    }
+    announce(where);
+    co_await serve_echo(*lst);
+    co_return 0;
+}
+
+/// Binds one listener per shard on shard 0 (the first picks the port when
+/// it is 0, the others share it), then hands listener i to shard i. A
+/// listener is tied to a shard only from its first accept, so moving it
+/// before that is fine.
+task<int> serve_tcp(const net::address& wanted) {
+    const unsigned shards = this_shard::count();
+    std::vector<tcp::listener> listeners;
+    net::address where = wanted;
+    for (unsigned i = 0; i < shards; ++i) {
+        auto lst = tcp::listen(where, {.reuse_port = shards > 1});
+        if (!lst) {
+            std::fprintf(stderr, "echo_server: %s\n", net::describe_error("listen", where, lst.error()).c_str());
+            co_return 1;
+        }
+        if (i == 0) where = *lst->local_address();
+        listeners.push_back(std::move(*lst));
+    }
+    announce(where);
+    std::vector<task<void>> servers;
+    for (unsigned i = 0; i < shards; ++i) {
+        servers.push_back(submit_to(i, [lst = &listeners[i]]() { return serve_echo(*lst); }));
+    }
+    co_await when_all(std::move(servers));
+    co_return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const options opts = parse_args(argc, argv);
+    try {
+        runtime rt{{.shards = opts.shards}};
+        return rt.run([&]() -> task<int> {
+            std::string error;
+            auto candidates = co_await addresses_of(opts.address, error);
+            if (candidates.empty()) {
+                std::fprintf(stderr, "echo_server: %s\n", error.c_str());
+                co_return 1;
+            }
+            const net::address& where = candidates.front();
+            // (An if, not ?: — GCC 12 evaluates a co_await in both arms of a conditional.)
+            if (is_unix(where)) co_return co_await serve_unix(where);
+            co_return co_await serve_tcp(where);
+        });
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "echo_server: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,162 @@
+// net::stream: a connected byte-stream socket — the operations tcp::stream
+// and local::stream share.
+//
+//     char buf[4096];
+//     auto n = co_await conn.read_some(buf, 30s);     // result<std::size_t>, 0 at EOF
+//     if (n && *n) co_await conn.write_all({buf, *n});
+//
+// Outcomes are distinct: end of stream is read_some() == 0 (or
+// errc::end_of_stream from read_exact), a reset is std::errc::connection_reset,
+// a timeout or an expired deadline is errc::timed_out, a stop of the awaiting
+// task or a close() is errc::operation_canceled. SIGPIPE never fires: writing
+// to a closed peer is std::errc::broken_pipe.
+//
+// Timeouts. Every read and write takes an optional ringlet::timeout (a
+// duration or an absolute clock::time_point). set_deadline(),
+// set_read_deadline() and set_write_deadline() store absolute deadlines that
+// apply to every later operation in that direction, combined with the
+// per-call timeout (the earlier wins). A composite operation (read_exact,
+// write_all, ...) applies its timeout to the whole call, not to each syscall.
+// An operation started after its deadline has passed fails at once with
+// errc::timed_out, even if it could have completed.
+//
+// Thread safety: a stream belongs to one shard while operations are in flight
+// (see net::socket). One read and one write may be in flight at the same time
+// (from two tasks); two concurrent reads (or writes) interleave unpredictably.
+#pragma once
+
+#include <ringlet/core/result.hpp>
+#include <ringlet/core/task.hpp>
+#include <ringlet/core/time.hpp>
+#include <ringlet/net/address.hpp>
+#include <ringlet/net/socket.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace ringlet::net {
+
+/// A read-only view of bytes for vectored writes: from a byte span, or from
+/// anything that converts to std::string_view (std::string, literals).
+class const_buffer {
+public:
+    const_buffer(std::span<const std::byte> bytes) noexcept  // NOLINT: implicit by design
+        : data_(bytes.data()), size_(bytes.size()) {}
+    template <class T>
+        requires std::convertible_to<const T&, std::string_view>
+    const_buffer(const T& text) noexcept  // NOLINT: implicit by design
+        : const_buffer(std::as_bytes(std::span{std::string_view{text}})) {}
+
+    [[nodiscard]] const std::byte* data() const noexcept { return data_; }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+private:
+    const std::byte* data_;
+    std::size_t size_;
+};
+
+/// A connected stream socket. Move-only; see the file comment.
+class stream {
+public:
+    stream() noexcept = default;
+    /// Takes a connected SOCK_STREAM socket.
+    explicit stream(net::socket connected) noexcept : socket_(std::move(connected)) {}
+
+    // --- reading -----------------------------------------------------------
+
+    /// Receives what is available, at most buffer.size() bytes, waiting until
+    /// at least one byte (or the end of stream) arrives. Yields the count, 0 at
+    /// end of stream. @see recv_op, recv(2)
+    [[nodiscard]] recv_op read_some(std::span<std::byte> buffer, timeout limit = {}) noexcept;
+    [[nodiscard]] recv_op read_some(std::span<char> buffer, timeout limit = {}) noexcept;
+
+    /// Fills `buffer` completely. Errors: errc::end_of_stream when the peer
+    /// closes first, plus read_some's. After an error the buffer holds an
+    /// unspecified prefix of the data (use net::buffered_reader::read_exact to
+    /// keep partial data). @see recv(2)
+    [[nodiscard]] task<result<void>> read_exact(std::span<std::byte> buffer, timeout limit = {});
+    [[nodiscard]] task<result<void>> read_exact(std::span<char> buffer, timeout limit = {});
+
+    /// Reads until the end of stream and yields everything (the seeds'
+    /// `read :all`). Errors: errc::message_too_long when more than `max_bytes`
+    /// arrive (what was read is dropped), plus read_some's.
+    [[nodiscard]] task<result<std::string>> read_to_end(std::size_t max_bytes, timeout limit = {});
+
+    // --- writing -----------------------------------------------------------
+
+    /// Sends what the socket buffer takes now, waiting until it takes at least
+    /// one byte. Yields the count, which may be short. @see send_op, send(2)
+    [[nodiscard]] send_op write_some(std::span<const std::byte> data, timeout limit = {}) noexcept;
+    [[nodiscard]] send_op write_some(std::string_view data, timeout limit = {}) noexcept;
+
+    /// Sends all of `data`, continuing after short writes. Errors: write_some's
+    /// (std::errc::broken_pipe / connection_reset when the peer is gone); how
+    /// much was sent before an error is unspecified. @see send(2)
+    [[nodiscard]] task<result<void>> write_all(std::span<const std::byte> data, timeout limit = {});
+    [[nodiscard]] task<result<void>> write_all(std::string_view data, timeout limit = {});
+
+    /// Sends all of `parts`, in order, with as few sendmsg calls as the socket
+    /// buffer allows (a header and a body in one segment, no copying); short
+    /// writes are continued. The buffers must stay alive until the await ends:
+    ///     const net::const_buffer parts[] = {header, body};
+    ///     co_await conn.write_vectored(parts);
+    /// (No initializer_list overload: GCC 12 miscompiles a braced list inside
+    /// a co_await expression.) Errors: as write_all. @see sendmsg_op, sendmsg(2)
+    [[nodiscard]] task<result<void>> write_vectored(std::span<const const_buffer> parts, timeout limit = {});
+
+    // --- ending ------------------------------------------------------------
+
+    /// Half-closes: shutdown_how::write sends a FIN (the peer reads end of
+    /// stream; this side can still read), ::read makes later reads yield end
+    /// of stream, ::both does both. @see shutdown_op, shutdown(2)
+    [[nodiscard]] shutdown_op shutdown(shutdown_how how = shutdown_how::both) noexcept;
+
+    /// Cancels all in-flight operations, waits for them, closes. @see socket::close
+    [[nodiscard]] task<result<void>> close() { return socket_.close(); }
+
+    // --- deadlines ---------------------------------------------------------
+
+    /// Sets both the read and the write deadline. A duration counts from now;
+    /// timeout::none() clears them.
+    void set_deadline(timeout when) noexcept;
+    /// The deadline for every later read (read_*, and buffered reads through it).
+    void set_read_deadline(timeout when) noexcept;
+    /// The deadline for every later write (write_*).
+    void set_write_deadline(timeout when) noexcept;
+    /// The current deadlines; clock::time_point::max() when none is set.
+    [[nodiscard]] clock::time_point read_deadline() const noexcept { return read_deadline_; }
+    [[nodiscard]] clock::time_point write_deadline() const noexcept { return write_deadline_; }
+
+    // --- addresses and the socket -----------------------------------------
+
+    /// This end's address. @see getsockname(2)
+    [[nodiscard]] result<address> local_address() const noexcept { return socket_.local_address(); }
+    /// The peer's address. @see getpeername(2)
+    [[nodiscard]] result<address> peer_address() const noexcept { return socket_.peer_address(); }
+
+    [[nodiscard]] bool is_open() const noexcept { return socket_.is_open(); }
+    /// The underlying socket, for options and raw operations.
+    [[nodiscard]] net::socket& socket() noexcept { return socket_; }
+    [[nodiscard]] const net::socket& socket() const noexcept { return socket_; }
+
+protected:
+    /// The effective limit of one read / write: `per_call` and the deadline, earlier wins.
+    [[nodiscard]] timeout read_limit(timeout per_call) const noexcept;
+    [[nodiscard]] timeout write_limit(timeout per_call) const noexcept;
+
+private:
+    task<result<void>> send_iovecs(std::span<iovec> parts, timeout limit);
+
+    net::socket socket_;
+    clock::time_point read_deadline_ = clock::time_point::max();
+    clock::time_point write_deadline_ = clock::time_point::max();
+};
+
+/// `t` as an absolute deadline taken now (unset stays unset): what a composite
+/// operation uses so that its whole run shares one limit.
+[[nodiscard]] inline timeout as_deadline(timeout t) noexcept { return t.is_set() ? timeout{t.deadline()} : t; }
+
+}  // namespace ringlet::net

@@ -1,0 +1,25 @@
+// Prepare step of recv_op (IORING_OP_RECV).
+#include "core/ring.hpp"
+
+#include <ringlet/net/socket.hpp>
+
+namespace ringlet::net {
+namespace {
+
+void prepare_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
+    auto& self = static_cast<recv_op&>(op);
+    io_uring_prep_recv(sqe, self.fd(), self.buffer.data(), self.buffer.size(), self.flags);
+}
+
+}  // namespace
+
+recv_op::recv_op(socket& owner, std::span<std::byte> buffer_, int flags_, timeout limit) noexcept
+    : socket_op(&prepare_recv, owner, limit), buffer(buffer_), flags(flags_) {}
+
+result<std::size_t> recv_op::await_resume() noexcept {
+    auto r = finish();
+    if (!r) return unexpected{r.error()};
+    return static_cast<std::size_t>(*r);
+}
+
+}  // namespace ringlet::net

@@ -1,0 +1,23 @@
+// Prepare step of shutdown_op (IORING_OP_SHUTDOWN).
+#include "core/ring.hpp"
+
+#include <ringlet/net/socket.hpp>
+
+namespace ringlet::net {
+namespace {
+
+void prepare_shutdown(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
+    auto& self = static_cast<shutdown_op&>(op);
+    io_uring_prep_shutdown(sqe, self.fd(), self.how);
+}
+
+}  // namespace
+
+shutdown_op::shutdown_op(socket& owner, int how_) noexcept : socket_op(&prepare_shutdown, owner, {}), how(how_) {}
+
+result<void> shutdown_op::await_resume() noexcept {
+    if (auto r = finish(); !r) return unexpected{r.error()};
+    return {};
+}
+
+}  // namespace ringlet::net

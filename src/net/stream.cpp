@@ -1,0 +1,155 @@
+// net::stream: the composite reads and writes built on recv/send/sendmsg.
+//
+// Design notes
+// - Composite operations turn their timeout into one absolute deadline when
+//   they start, so a slow trickle of bytes cannot stretch a 5 s limit into
+//   5 s per syscall.
+// - write_vectored keeps its iovec array in the coroutine frame for up to
+//   `inline_parts` buffers (no allocation for the common header+body case)
+//   and advances through it in place after short writes.
+#include <ringlet/net/stream.hpp>
+
+#include <climits>
+#include <algorithm>
+#include <array>
+#include <vector>
+
+namespace ringlet::net {
+namespace {
+
+std::span<std::byte> as_writable_bytes(std::span<char> s) noexcept {
+    return {reinterpret_cast<std::byte*>(s.data()), s.size()};
+}
+
+std::span<const std::byte> as_bytes(std::string_view s) noexcept {
+    return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+constexpr std::size_t inline_parts = 16;
+constexpr std::size_t max_iov = IOV_MAX;
+
+}  // namespace
+
+timeout stream::read_limit(timeout per_call) const noexcept {
+    if (read_deadline_ == clock::time_point::max()) return per_call;
+    return timeout::earliest(per_call, timeout{read_deadline_});
+}
+
+timeout stream::write_limit(timeout per_call) const noexcept {
+    if (write_deadline_ == clock::time_point::max()) return per_call;
+    return timeout::earliest(per_call, timeout{write_deadline_});
+}
+
+void stream::set_deadline(timeout when) noexcept {
+    set_read_deadline(when);
+    set_write_deadline(when);
+}
+
+void stream::set_read_deadline(timeout when) noexcept { read_deadline_ = when.deadline(); }
+
+void stream::set_write_deadline(timeout when) noexcept { write_deadline_ = when.deadline(); }
+
+recv_op stream::read_some(std::span<std::byte> buffer, timeout limit) noexcept {
+    return socket_.recv(buffer, read_limit(limit));
+}
+
+recv_op stream::read_some(std::span<char> buffer, timeout limit) noexcept {
+    return socket_.recv(as_writable_bytes(buffer), read_limit(limit));
+}
+
+task<result<void>> stream::read_exact(std::span<std::byte> buffer, timeout limit) {
+    const timeout until = as_deadline(read_limit(limit));
+    std::size_t done = 0;
+    while (done < buffer.size()) {
+        auto n = co_await socket_.recv(buffer.subspan(done), until);
+        if (!n) co_return unexpected{n.error()};
+        if (*n == 0) co_return unexpected{errc::end_of_stream};
+        done += *n;
+    }
+    co_return result<void>{};
+}
+
+task<result<void>> stream::read_exact(std::span<char> buffer, timeout limit) {
+    return read_exact(as_writable_bytes(buffer), limit);
+}
+
+task<result<std::string>> stream::read_to_end(std::size_t max_bytes, timeout limit) {
+    const timeout until = as_deadline(read_limit(limit));
+    std::string out;
+    std::size_t chunk = 4096;
+    for (;;) {
+        // Ask for at most one byte more than allowed: that byte proves the excess.
+        const std::size_t room = max_bytes - out.size();
+        const std::size_t want = room >= chunk ? chunk : room + 1;
+        const std::size_t old = out.size();
+        out.resize(old + want);
+        auto n = co_await socket_.recv(as_writable_bytes(std::span{out}.subspan(old)), until);
+        if (!n) co_return unexpected{n.error()};
+        out.resize(old + *n);
+        if (*n == 0) co_return out;
+        if (out.size() > max_bytes) co_return unexpected{errc::message_too_long};
+        chunk = std::min<std::size_t>(chunk * 2, 256 * 1024);
+    }
+}
+
+send_op stream::write_some(std::span<const std::byte> data, timeout limit) noexcept {
+    return socket_.send(data, write_limit(limit));
+}
+
+send_op stream::write_some(std::string_view data, timeout limit) noexcept {
+    return socket_.send(as_bytes(data), write_limit(limit));
+}
+
+task<result<void>> stream::write_all(std::span<const std::byte> data, timeout limit) {
+    const timeout until = as_deadline(write_limit(limit));
+    std::size_t done = 0;
+    while (done < data.size()) {
+        auto n = co_await socket_.send(data.subspan(done), until);
+        if (!n) co_return unexpected{n.error()};
+        done += *n;
+    }
+    co_return result<void>{};
+}
+
+task<result<void>> stream::write_all(std::string_view data, timeout limit) { return write_all(as_bytes(data), limit); }
+
+task<result<void>> stream::write_vectored(std::span<const const_buffer> parts, timeout limit) {
+    const timeout until = as_deadline(write_limit(limit));
+    std::array<iovec, inline_parts> small{};
+    std::vector<iovec> large;
+    std::span<iovec> iov;
+    if (parts.size() <= inline_parts) {
+        iov = std::span{small}.first(parts.size());
+    } else {
+        large.resize(parts.size());
+        iov = large;
+    }
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        // iovec is not const-correct; sendmsg(2) only reads through it.
+        iov[i] = {const_cast<std::byte*>(parts[i].data()), parts[i].size()};
+    }
+    co_return co_await send_iovecs(iov, until);
+}
+
+task<result<void>> stream::send_iovecs(std::span<iovec> iov, timeout until) {
+    while (!iov.empty() && iov.front().iov_len == 0) iov = iov.subspan(1);
+    while (!iov.empty()) {
+        auto n = co_await socket_.sendmsg(iov.first(std::min(iov.size(), max_iov)), until);
+        if (!n) co_return unexpected{n.error()};
+        std::size_t sent = *n;
+        while (!iov.empty() && sent >= iov.front().iov_len) {
+            sent -= iov.front().iov_len;
+            iov = iov.subspan(1);
+        }
+        if (sent > 0) {
+            iov.front().iov_base = static_cast<std::byte*>(iov.front().iov_base) + sent;
+            iov.front().iov_len -= sent;
+        }
+        while (!iov.empty() && iov.front().iov_len == 0) iov = iov.subspan(1);
+    }
+    co_return result<void>{};
+}
+
+shutdown_op stream::shutdown(shutdown_how how) noexcept { return socket_.shutdown(how); }
+
+}  // namespace ringlet::net
