@@ -1,0 +1,373 @@
+// Design notes
+// - Cost per request is what matters: a load generator that spends more CPU
+//   per request than the server measures itself. So a writer sends every
+//   request it may send in one send (or one sendmsg for large messages,
+//   straight from the shared template), a reader takes up to 64 KiB per recv
+//   and checks and times every message in it, clock::now() is read once per
+//   batch or read, and nothing is allocated after connecting. What is left is
+//   the kernel's TCP work (~95 % of the time on loopback), which is the same
+//   per request as an echo server's: expect about the server's CPU per
+//   request, not much less; bench/echo_compare.sh flags rounds in which this
+//   side was the saturated one.
+// - Open loop (--rate): each connection has a timetable (request i at
+//   first_slot + i × interval; connections are staggered by 1/rate). One pacer
+//   per shard wakes the writers whose next slot has come, sleeping until the
+//   earliest next slot but at least --tick, so the timer costs stay bounded.
+//   Latency counts from the slot, so a stall in the server (or here) shows.
+// - The writer may be waiting for credit (closed loop), for its slot (rate
+//   mode), or be stopped: one coroutine handle per connection, resumed through
+//   the shard's ready queue by whoever changes those (reader, pacer, end of
+//   run). Every wait loops on its condition, so a spurious wake is harmless.
+#include "engine.hpp"
+
+#include <ringlet/net/local.hpp>
+#include <ringlet/net/tcp.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace loadgen {
+
+using namespace std::chrono_literals;
+namespace net = ringlet::net;
+
+pattern::pattern(std::size_t size) : size_(size), tag_size_(std::min<std::size_t>(size, 8)), template_(size + 251) {
+    for (std::size_t i = 0; i < template_.size(); ++i) template_[i] = static_cast<std::byte>((i * 7 + 13) % 251);
+}
+
+void pattern::write(std::byte* out, std::uint64_t conn, std::uint64_t seq) const noexcept {
+    const std::uint64_t t = tag(conn, seq);
+    for (std::size_t k = 0; k < tag_size_; ++k) out[k] = static_cast<std::byte>(t >> (8 * k));
+    std::memcpy(out + tag_size_, body(seq), size_ - tag_size_);
+}
+
+std::size_t pattern::check(std::uint64_t conn, std::uint64_t seq, std::size_t from, const std::byte* data,
+                           std::size_t n) const noexcept {
+    const std::size_t start = from;
+    const std::size_t end = from + n;
+    if (from < tag_size_) {
+        const std::uint64_t t = tag(conn, seq);
+        for (const std::size_t stop = std::min(end, tag_size_); from < stop; ++from, ++data) {
+            if (*data != static_cast<std::byte>(t >> (8 * from))) return from - start;
+        }
+    }
+    const std::byte* expected = body(seq) + (from - tag_size_);
+    if (from >= end || std::memcmp(data, expected, end - from) == 0) return n;
+    // Only on a mismatch: find the first differing byte for the message.
+    while (*data == *expected) ++data, ++expected, ++from;
+    return from - start;
+}
+
+namespace {
+
+constexpr std::size_t read_buffer_size = 64 * 1024;
+
+bool is_unix(const net::address& a) {
+    return a.family() == net::address_family::unix_path || a.family() == net::address_family::unix_abstract;
+}
+
+void note_error(shard_stats& st, std::uint64_t& counter, const std::string& what) {
+    ++counter;
+    st.live_errors.store(st.live_errors.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (st.first_error.empty()) st.first_error = what;
+}
+
+struct idle {
+    connection& c;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) const noexcept { c.writer_idle = h; }
+    void await_resume() const noexcept {}
+};
+
+void wake(connection& c) {
+    if (auto h = std::exchange(c.writer_idle, {})) ringlet::detail::schedule_on_current(h);
+}
+
+/// Requests the writer may send at `now`: due by the timetable (rate mode) or
+/// by the quota, and within the in-flight window.
+std::uint64_t sendable(const plan& p, const connection& c, clock::time_point now) {
+    std::uint64_t due = c.quota;
+    if (p.open_loop()) {
+        if (now < c.first_slot) return 0;
+        const auto since = std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.first_slot).count();
+        due = std::min(due, static_cast<std::uint64_t>(since / p.interval_ns) + 1);
+    }
+    if (due <= c.sent) return 0;
+    const std::uint64_t window = p.depth - (c.sent - c.answered);
+    return std::min({due - c.sent, window, static_cast<std::uint64_t>(p.batch)});
+}
+
+/// Sends the first `count` entries of c.iov (advanced in place after short
+/// writes), one sendmsg per kernel call.
+ringlet::task<ringlet::result<void>> send_vectored(shard_state& s, connection& c, std::size_t count) {
+    std::size_t first = 0;
+    while (first < count) {
+        const std::span<const iovec> parts{c.iov.data() + first, std::min<std::size_t>(count - first, IOV_MAX)};
+        auto n = co_await c.stream.socket().sendmsg(parts);
+        if (!n) co_return ringlet::unexpected{n.error()};
+        ++s.stats.writes;
+        for (std::size_t left = *n; left > 0;) {
+            iovec& v = c.iov[first];
+            const std::size_t step = std::min(left, v.iov_len);
+            v.iov_base = static_cast<std::byte*>(v.iov_base) + step;
+            v.iov_len -= step;
+            left -= step;
+            if (v.iov_len == 0) ++first;
+        }
+        while (first < count && c.iov[first].iov_len == 0) ++first;
+    }
+    co_return ringlet::result<void>{};
+}
+
+/// Sends `bytes` from c.tx, continuing after short writes.
+ringlet::task<ringlet::result<void>> send_contiguous(shard_state& s, connection& c, std::size_t bytes) {
+    std::size_t done = 0;
+    while (done < bytes) {
+        auto n = co_await c.stream.write_some(std::span<const std::byte>{c.tx.data() + done, bytes - done});
+        if (!n) co_return ringlet::unexpected{n.error()};
+        ++s.stats.writes;
+        done += *n;
+    }
+    co_return ringlet::result<void>{};
+}
+
+ringlet::task<void> writer(shard_state& s, connection& c) {
+    const plan& p = *s.run;
+    const pattern& bytes = *s.bytes;
+    for (;;) {
+        if (c.stopping || c.sent >= c.quota) break;
+        const auto now = clock::now();
+        const std::uint64_t n = sendable(p, c, now);
+        if (n == 0) {
+            co_await idle{c};
+            continue;
+        }
+        for (std::uint64_t i = 0; i < n; ++i) {
+            const std::uint64_t seq = c.sent + i;
+            if (p.open_loop()) {
+                const auto slot = c.slot(p, seq);
+                if (slot >= p.measure) s.stats.send_lag.record(static_cast<std::uint64_t>((now - slot).count()));
+            } else {
+                c.sent_at[seq % p.depth] = now;
+            }
+            if (p.vectored) {
+                const std::uint64_t t = pattern::tag(c.id, seq);
+                for (std::size_t k = 0; k < 8; ++k) c.tags[i][k] = static_cast<std::byte>(t >> (8 * k));
+                c.iov[2 * i] = {c.tags[i].data(), bytes.tag_size()};
+                c.iov[2 * i + 1] = {const_cast<std::byte*>(bytes.body(seq)), bytes.size() - bytes.tag_size()};
+            } else {
+                bytes.write(c.tx.data() + i * bytes.size(), c.id, seq);
+            }
+        }
+        c.sent += n;
+        s.stats.total_sent += n;
+        // Named results and an if, never a co_await in a condition or in ?: (GCC 12 miscompiles both).
+        ringlet::result<void> sent;
+        if (p.vectored) {
+            sent = co_await send_vectored(s, c, 2 * n);
+        } else {
+            sent = co_await send_contiguous(s, c, n * bytes.size());
+        }
+        if (!sent) {
+            if (sent.error() != ringlet::errc::operation_canceled && !c.broken) {
+                c.broken = true;
+                note_error(s.stats, s.stats.io_errors, "send: " + sent.error().message());
+            }
+            co_return;
+        }
+    }
+    // The server echoes what is still in flight, then sees end of stream and
+    // closes; the reader drains up to that.
+    auto shut = co_await c.stream.shutdown(net::shutdown_how::write);
+    (void)shut;
+}
+
+/// Checks and times the echoed bytes; false on a byte that does not match.
+bool consume(shard_state& s, connection& c, const std::byte* data, std::size_t n, clock::time_point now) {
+    const plan& p = *s.run;
+    const pattern& bytes = *s.bytes;
+    const std::size_t size = bytes.size();
+    std::uint64_t completed = 0;
+    while (n > 0) {
+        if (c.answered == c.sent) return false;  // more bytes than were sent
+        const std::size_t take = std::min(n, size - c.rx_offset);
+        const std::size_t good = bytes.check(c.id, c.answered, c.rx_offset, data, take);
+        if (good < take) {
+            c.rx_offset += good;  // where the first wrong byte sits, for the error message
+            return false;
+        }
+        data += take;
+        n -= take;
+        c.rx_offset += take;
+        if (c.rx_offset < size) break;
+        const auto started = p.open_loop() ? c.slot(p, c.answered) : c.sent_at[c.answered % p.depth];
+        if (started >= p.measure) s.stats.latency.record(static_cast<std::uint64_t>((now - started).count()));
+        c.rx_offset = 0;
+        ++c.answered;
+        ++completed;
+    }
+    s.stats.total_responses += completed;
+    s.stats.live_responses.store(s.stats.total_responses, std::memory_order_relaxed);
+    if (now >= p.measure && now < p.end) s.stats.window_responses += completed;
+    return true;
+}
+
+ringlet::task<void> reader(shard_state& s, connection& c) {
+    const plan& p = *s.run;
+    for (;;) {
+        auto n = co_await c.stream.read_some(std::span<std::byte>{c.rx});
+        if (!n) {
+            if (n.error() != ringlet::errc::operation_canceled && !c.broken) {
+                c.broken = true;
+                note_error(s.stats, s.stats.io_errors, "recv: " + n.error().message());
+            }
+            break;
+        }
+        if (*n == 0) {
+            if (c.answered < c.sent && !c.broken) {
+                c.broken = true;
+                note_error(s.stats, s.stats.io_errors, "the server closed a connection with requests in flight");
+            }
+            break;
+        }
+        ++s.stats.reads;
+        s.stats.bytes_read += *n;
+        const auto now = clock::now();
+        if (!consume(s, c, c.rx.data(), *n, now)) {
+            c.broken = true;
+            note_error(s.stats, s.stats.mismatches,
+                       "connection " + std::to_string(c.id) + ": the echo of request " + std::to_string(c.answered) +
+                           " differs at byte " + std::to_string(c.rx_offset) +
+                           (c.answered == c.sent ? " (more bytes came back than were sent)" : ""));
+            break;
+        }
+        if (now >= p.end) c.stopping = true;
+        wake(c);
+    }
+    c.stopping = true;
+    wake(c);
+    // A broken connection is not drained: closing cancels the writer's send too.
+    if (c.broken) (void)co_await c.stream.close();
+}
+
+ringlet::task<void> all_connections(shard_state& s) {
+    ringlet::task_group group;
+    for (auto& c : s.conns) {
+        group.spawn(reader(s, *c));
+        group.spawn(writer(s, *c));
+    }
+    co_await group.wait();
+}
+
+/// Wakes writers when their slot comes (rate mode), stops every writer at the
+/// end of the timetable, then waits out the grace period: finishing first
+/// means the drain took too long and the connections are cancelled.
+ringlet::task<void> pacer(shard_state& s) {
+    const plan& p = *s.run;
+    const auto tick = std::chrono::nanoseconds{static_cast<std::int64_t>(p.opts->tick_us * 1000)};
+    for (;;) {
+        const auto now = clock::now();
+        if (now >= p.end) break;
+        auto next = p.end;
+        if (p.open_loop()) {
+            for (auto& c : s.conns) {
+                if (c->stopping || c->sent >= c->quota) continue;
+                auto slot = c->slot(p, c->sent);
+                if (slot <= now) {
+                    wake(*c);
+                    // Its next slot is the first one still in the future.
+                    const auto since = std::chrono::duration_cast<std::chrono::nanoseconds>(now - c->first_slot).count();
+                    slot = c->slot(p, static_cast<std::uint64_t>(since / p.interval_ns) + 1);
+                }
+                next = std::min(next, slot);
+            }
+            next = std::min(std::max(next, now + tick), p.end);
+        }
+        auto slept = co_await ringlet::sleep_until(next);
+        if (!slept) co_return;
+    }
+    for (auto& c : s.conns) {
+        c->stopping = true;
+        wake(*c);
+    }
+    auto slept = co_await ringlet::sleep_until(p.give_up);
+    if (slept) s.stats.gave_up = true;
+}
+
+}  // namespace
+
+ringlet::task<bool> connect_shard(shard_state& s) {
+    const plan& p = *s.run;
+    const options& opts = *p.opts;
+    const unsigned shards = opts.shards;
+    for (std::uint64_t id = s.index; id < opts.connections; id += shards) {
+        auto c = std::make_unique<connection>();
+        c->id = id;
+        if (is_unix(p.target)) {
+            ringlet::local::connect_options how;
+            how.timeout = 5s;
+            auto r = co_await ringlet::local::connect(p.target, how);
+            if (!r) {
+                note_error(s.stats, s.stats.connect_errors, net::describe_error("connect", p.target, r.error()));
+                co_return false;
+            }
+            c->stream = std::move(*r);
+        } else {
+            ringlet::tcp::connect_options how;
+            how.timeout = 5s;
+            auto r = co_await ringlet::tcp::connect(p.target, how);
+            if (!r) {
+                note_error(s.stats, s.stats.connect_errors, net::describe_error("connect", p.target, r.error()));
+                co_return false;
+            }
+            (void)r->set_nodelay(true);  // each batch leaves at once, as a latency-minded client's would
+            c->stream = std::move(*r);
+        }
+        if (opts.requests > 0) c->quota = opts.requests / opts.connections + (id < opts.requests % opts.connections);
+        // Never more than depth × size bytes are on their way back, so a
+        // bigger buffer would not make reads bigger, only idle memory.
+        c->rx.resize(std::clamp<std::size_t>(std::size_t{p.depth} * opts.size, 4096, read_buffer_size));
+        if (!p.open_loop()) c->sent_at.resize(p.depth);
+        if (p.vectored) {
+            c->iov.resize(2 * p.batch);
+            c->tags.resize(p.batch);
+        } else {
+            c->tx.resize(p.batch * opts.size);
+        }
+        s.conns.push_back(std::move(c));
+    }
+    co_return true;
+}
+
+ringlet::task<void> run_shard(shard_state& s) {
+    const plan& p = *s.run;
+    for (auto& c : s.conns) {
+        // Stagger the connections' timetables evenly across one interval.
+        c->first_slot = p.start + std::chrono::nanoseconds{p.interval_ns * static_cast<std::int64_t>(c->id) /
+                                                           static_cast<std::int64_t>(p.opts->connections)};
+        if (p.open_loop()) {
+            // No request is scheduled at or after the end of the timetable.
+            const auto span = std::chrono::duration_cast<std::chrono::nanoseconds>(p.end - c->first_slot).count();
+            c->quota = std::min<std::uint64_t>(c->quota, static_cast<std::uint64_t>((span + p.interval_ns - 1) / p.interval_ns));
+        }
+    }
+    // Every shard starts at the same instant, so the first responses fall inside the plan.
+    auto started = co_await ringlet::sleep_until(p.start);
+    (void)started;
+    auto outcome = co_await ringlet::when_any(all_connections(s), pacer(s));
+    (void)outcome;
+    for (auto& c : s.conns) {
+        s.stats.unanswered += c->sent - c->answered;
+        if (c->stream.is_open()) (void)co_await c->stream.close();
+    }
+    if (s.stats.unanswered > 0) {
+        s.stats.live_errors.store(s.stats.live_errors.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        if (s.stats.first_error.empty()) {
+            s.stats.first_error = std::to_string(s.stats.unanswered) + " requests unanswered" +
+                                  (s.stats.gave_up ? " when the grace period ended" : "");
+        }
+    }
+    s.stats.done.store(true, std::memory_order_release);
+}
+
+}  // namespace loadgen

@@ -1,0 +1,146 @@
+// The load generator's engine: connections, their reader and writer tasks,
+// the pacer, and what each shard measures.
+//
+// Per connection, two tasks share one stream: the writer sends requests in
+// batches (one send / sendmsg for every request it may send now), the reader
+// reads up to 64 KiB at a time, checks the echoed bytes against the expected
+// pattern and records one latency per completed message. Separate tasks, so
+// that a writer blocked on a full socket buffer never stops the reading that
+// would drain it (with depth × size larger than the socket buffers a single
+// read-then-write loop would deadlock against an echo server).
+//
+// Ending: at the end of the timetable (or a connection's quota) the writer
+// shuts down its sending side; the server echoes what is in flight and closes,
+// so the reader drains to end of stream. A watchdog cancels whatever is still
+// waiting `grace` seconds later. Every request sent but not answered by then
+// is an error.
+//
+// Thread safety: a shard_state belongs to its shard; only the `live_*`
+// atomics and `done` are read by shard 0's progress line while it runs.
+#pragma once
+
+#include "histogram.hpp"
+#include "options.hpp"
+
+#include <ringlet/ringlet.hpp>
+#include <ringlet/net/address.hpp>
+#include <ringlet/net/stream.hpp>
+
+#include <sys/uio.h>
+
+#include <array>
+#include <atomic>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace loadgen {
+
+using ringlet::clock;
+
+/// The expected bytes of every message: an 8-byte tag (connection and
+/// sequence number; fewer bytes for smaller messages) and a body that depends
+/// on the position and the sequence number, compared with memcmp against one
+/// shared template. Catches lost, repeated, reordered, crossed and corrupted data.
+class pattern {
+public:
+    explicit pattern(std::size_t size);
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] std::size_t tag_size() const noexcept { return tag_size_; }
+    /// The tag of message `seq` on connection `conn` (little-endian on the wire).
+    [[nodiscard]] static std::uint64_t tag(std::uint64_t conn, std::uint64_t seq) noexcept {
+        return seq ^ (conn << 40);
+    }
+    /// The message's bytes from offset tag_size() on.
+    [[nodiscard]] const std::byte* body(std::uint64_t seq) const noexcept { return template_.data() + seq % 251 + tag_size_; }
+    /// Writes the whole message.
+    void write(std::byte* out, std::uint64_t conn, std::uint64_t seq) const noexcept;
+    /// How many leading bytes of `data` equal bytes [from, from + n) of the
+    /// message: n when all of them do.
+    [[nodiscard]] std::size_t check(std::uint64_t conn, std::uint64_t seq, std::size_t from, const std::byte* data,
+                                    std::size_t n) const noexcept;
+
+private:
+    std::size_t size_;
+    std::size_t tag_size_;
+    std::vector<std::byte> template_;
+};
+
+/// The run's timetable and shape, the same for every shard.
+struct plan {
+    const options* opts = nullptr;
+    ringlet::net::address target;
+    unsigned depth = 1;             // most requests in flight per connection
+    std::size_t batch = 1;          // most requests per write
+    bool vectored = false;          // large messages: sendmsg straight from the template, no copy
+    std::int64_t interval_ns = 0;   // rate mode: time between one connection's requests
+    clock::time_point start;        // the first scheduled send
+    clock::time_point measure;      // start + warmup
+    clock::time_point end;          // measure + duration: no request is scheduled from here on
+    clock::time_point give_up;      // end + grace: what still waits is cancelled
+    [[nodiscard]] bool open_loop() const noexcept { return interval_ns > 0; }
+};
+
+struct connection {
+    ringlet::net::stream stream;
+    std::uint64_t id = 0;                  // global index; part of every tag
+    std::uint64_t quota = UINT64_MAX;      // requests it may send in all
+    clock::time_point first_slot;          // rate mode: scheduled time of request 0
+    std::uint64_t sent = 0;                // requests handed to the kernel
+    std::uint64_t answered = 0;            // requests whose echo arrived complete and correct
+    std::size_t rx_offset = 0;             // bytes of request `answered` already checked
+    bool stopping = false;                 // send nothing more
+    bool broken = false;                   // an error ended it: close instead of draining
+    std::coroutine_handle<> writer_idle;   // the writer, waiting for credit or its next slot
+    std::vector<clock::time_point> sent_at;  // closed loop: send time of request seq % depth
+    std::vector<std::byte> rx;
+    std::vector<std::byte> tx;             // a batch of messages (small messages)
+    std::vector<iovec> iov;                // a batch as tag + body pairs (large messages)
+    std::vector<std::array<std::byte, 8>> tags;  // the tags those iovecs point to
+
+    [[nodiscard]] clock::time_point slot(const plan& p, std::uint64_t seq) const noexcept {
+        return first_slot + std::chrono::nanoseconds{p.interval_ns * static_cast<std::int64_t>(seq)};
+    }
+};
+
+/// What one shard measured.
+struct alignas(64) shard_stats {
+    std::atomic<std::uint64_t> live_responses{0};  // every verified response so far
+    std::atomic<std::uint64_t> live_errors{0};
+    std::atomic<bool> done{false};
+
+    std::uint64_t window_responses = 0;  // responses that arrived inside [measure, end)
+    std::uint64_t total_responses = 0;
+    std::uint64_t total_sent = 0;
+    std::uint64_t writes = 0;            // send / sendmsg operations
+    std::uint64_t reads = 0;             // recv operations that returned data
+    std::uint64_t bytes_read = 0;
+    std::uint64_t mismatches = 0;        // connections ended by a wrong byte
+    std::uint64_t io_errors = 0;         // connections ended by an I/O error or an early close
+    std::uint64_t connect_errors = 0;
+    std::uint64_t unanswered = 0;        // requests sent and never answered
+    bool gave_up = false;                // the watchdog cancelled the drain
+    std::string first_error;
+    histogram latency;                   // from the (scheduled) send to the last byte of the echo
+    histogram send_lag;                  // rate mode: actual send − scheduled send
+};
+
+struct shard_state {
+    unsigned index = 0;
+    const plan* run = nullptr;
+    const pattern* bytes = nullptr;
+    std::vector<std::unique_ptr<connection>> conns;
+    shard_stats stats;
+};
+
+/// Opens this shard's connections (global indexes index, index + shards, …).
+/// False after the first failure, which stats.first_error describes.
+[[nodiscard]] ringlet::task<bool> connect_shard(shard_state& s);
+
+/// Runs the plan on this shard's connections, drains, closes them and fills in stats.
+[[nodiscard]] ringlet::task<void> run_shard(shard_state& s);
+
+}  // namespace loadgen

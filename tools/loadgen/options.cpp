@@ -1,0 +1,132 @@
+// Command-line parsing for ringlet_loadgen: DESIGN.md's conventions (address
+// first, --help, one-line error and exit 2 on a bad argument) and bounds on
+// every number, so no combination of flags runs unbounded.
+#include "options.hpp"
+
+#include <ringlet/net/address.hpp>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+namespace loadgen {
+namespace {
+
+constexpr const char* usage = R"(usage: ringlet_loadgen ADDRESS [options]
+
+Opens N connections to an echo server at ADDRESS, sends messages of S bytes
+with P in flight per connection (pipelined, written in batches), checks that
+every byte comes back unchanged and in order, and reports requests/s, MB/s,
+latency percentiles and its own CPU time.
+
+  ADDRESS             127.0.0.1:8000, [::1]:8000, localhost:8000,
+                      unix:/path/to.sock or @abstract-name
+  --connections N     connections (default 50)
+  --depth P           requests in flight per connection (default 1; with
+                      --rate the most allowed in flight, default 256)
+  --size S            message size in bytes (default 64)
+  --duration D        seconds measured (default 5, at most 3600)
+  --warmup W          seconds of load before measuring (default 1)
+  --requests N        stop each connection after its share of N requests
+  --rate R            open loop: R requests/s over all connections, sent on
+                      a timetable; latency counts from the scheduled send
+                      time, so a server stall shows up in the percentiles
+  --tick US           shortest pacer sleep with --rate, in µs (default 100)
+  --grace G           seconds allowed to drain at the end (default 3)
+  --shards K          load-generator threads (default 1)
+  --json FILE         also write the results as JSON to FILE
+  --quiet             no per-second progress lines
+  --help              this text
+
+Progress lines go to stderr, the summary to stdout. Exit status: 0 when
+every request was answered correctly, 1 on any error (connect, I/O, a
+mismatched byte, a request unanswered at the end), 2 on a bad argument.
+)";
+
+[[noreturn]] void fail(const std::string& message) {
+    std::fprintf(stderr, "ringlet_loadgen: %s (try --help)\n", message.c_str());
+    std::exit(2);
+}
+
+double number(std::string_view flag, const char* text, double low, double high) {
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(text, &end);
+    if (end == text || *end != '\0' || errno != 0 || !std::isfinite(v) || v < low || v > high) {
+        fail(std::string(flag) + " \"" + text + "\" is not a number from " + std::to_string(low) + " to " +
+             std::to_string(high));
+    }
+    return v;
+}
+
+std::uint64_t integer(std::string_view flag, const char* text, std::uint64_t low, std::uint64_t high) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long v = std::strtoull(text, &end, 10);
+    if (end == text || *end != '\0' || errno != 0 || text[0] == '-' || v < low || v > high) {
+        fail(std::string(flag) + " \"" + text + "\" is not a whole number from " + std::to_string(low) + " to " +
+             std::to_string(high));
+    }
+    return v;
+}
+
+}  // namespace
+
+options parse_options(int argc, char** argv) {
+    options out;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        auto value = [&]() -> const char* {
+            if (i + 1 == argc) fail(std::string(arg) + " needs a value");
+            return argv[++i];
+        };
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(usage, stdout);
+            std::exit(0);
+        } else if (arg == "--connections") {
+            out.connections = static_cast<unsigned>(integer(arg, value(), 1, 100000));
+        } else if (arg == "--depth") {
+            out.depth = static_cast<unsigned>(integer(arg, value(), 1, 65536));
+        } else if (arg == "--size") {
+            out.size = integer(arg, value(), 1, 16 << 20);
+        } else if (arg == "--duration") {
+            out.duration = number(arg, value(), 0.1, 3600);
+        } else if (arg == "--warmup") {
+            out.warmup = number(arg, value(), 0, 600);
+        } else if (arg == "--requests") {
+            out.requests = integer(arg, value(), 1, std::uint64_t{1} << 40);
+        } else if (arg == "--rate") {
+            out.rate = number(arg, value(), 1, 1e8);
+        } else if (arg == "--tick") {
+            out.tick_us = number(arg, value(), 1, 1e6);
+        } else if (arg == "--grace") {
+            out.grace = number(arg, value(), 0.1, 600);
+        } else if (arg == "--shards") {
+            out.shards = static_cast<unsigned>(integer(arg, value(), 1, 1024));
+        } else if (arg == "--json") {
+            out.json = value();
+        } else if (arg == "--quiet") {
+            out.progress = false;
+        } else if (arg.size() > 1 && arg[0] == '-') {
+            fail("unknown option \"" + std::string(arg) + "\"");
+        } else if (out.address.empty()) {
+            out.address = arg;
+        } else {
+            fail("unexpected argument \"" + std::string(arg) + "\"");
+        }
+    }
+    if (out.address.empty()) fail("missing the address to connect to");
+    if (!ringlet::net::address::parse(out.address) && !ringlet::net::parse_host_port(out.address)) {
+        fail(ringlet::net::address::describe_parse_error(out.address));
+    }
+    if (out.shards > out.connections) fail("--shards is more than --connections");
+    // The in-flight window must fit one connection's buffers (depth × size).
+    if (static_cast<double>(out.effective_depth()) * static_cast<double>(out.size) > 64.0 * (1 << 20)) {
+        fail("--depth × --size is more than 64 MiB per connection");
+    }
+    return out;
+}
+
+}  // namespace loadgen

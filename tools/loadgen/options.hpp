@@ -1,0 +1,34 @@
+// The load generator's command line (see options.cpp for the usage text).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace loadgen {
+
+struct options {
+    std::string address;             ///< target, ringlet address syntax (first positional)
+    unsigned connections = 50;       ///< --connections
+    unsigned depth = 0;              ///< --depth; 0 = the mode's default (see effective_depth)
+    std::size_t size = 64;           ///< --size, bytes per message
+    double duration = 5.0;           ///< --duration, seconds measured
+    double warmup = 1.0;             ///< --warmup, seconds run before measuring
+    std::uint64_t requests = 0;      ///< --requests, cap over all connections; 0 = none
+    double rate = 0.0;               ///< --rate, requests/s over all connections; 0 = closed loop
+    unsigned shards = 1;             ///< --shards
+    double tick_us = 100.0;          ///< --tick, the pacer's shortest sleep in rate mode (µs)
+    double grace = 3.0;              ///< --grace, seconds allowed for draining at the end
+    std::string json;                ///< --json FILE
+    bool progress = true;            ///< --quiet turns the per-second lines off
+
+    /// Requests in flight per connection: --depth, or 1 in closed loop and
+    /// 256 (a cap, not a target) at a fixed rate.
+    [[nodiscard]] unsigned effective_depth() const noexcept { return depth ? depth : (rate > 0 ? 256 : 1); }
+};
+
+/// Parses argv; prints the usage and exits 0 on --help, prints a one-line
+/// error and exits 2 on a bad argument.
+options parse_options(int argc, char** argv);
+
+}  // namespace loadgen

@@ -1,0 +1,142 @@
+// The summary and the JSON file. Throughput counts the responses that
+// arrived inside the measured window; latency counts every request scheduled
+// (or sent, in closed loop) inside it, however late its answer came.
+#include "report.hpp"
+
+#include <sys/resource.h>
+
+#include <cstdio>
+
+namespace loadgen {
+namespace {
+
+double seconds(const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; }
+double us(std::uint64_t ns) { return static_cast<double>(ns) / 1e3; }
+
+std::string json_string(const std::string& text) {
+    std::string out = "\"";
+    for (const char ch : text) {
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (static_cast<unsigned char>(ch) < 0x20) {
+            char esc[8];
+            std::snprintf(esc, sizeof esc, "\\u%04x", ch);
+            out += esc;
+        } else {
+            out += ch;
+        }
+    }
+    return out + '"';
+}
+
+struct rates {
+    double requests_per_second;
+    double megabytes_per_second;  // echoed payload, one direction, 10^6 bytes
+    double cpu_us_per_request;
+};
+
+rates rates_of(const summary& s, const options& opts) {
+    const double w = s.window_seconds > 0 ? s.window_seconds : 1;
+    const double rps = static_cast<double>(s.window_responses) / w;
+    return {rps, rps * static_cast<double>(opts.size) / 1e6,
+            s.window_responses ? s.cpu.total() * 1e6 / static_cast<double>(s.window_responses) : 0};
+}
+
+}  // namespace
+
+cpu_times cpu_times::now() noexcept {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return {seconds(u.ru_utime), seconds(u.ru_stime)};
+}
+
+void merge(summary& out, const std::vector<shard_state*>& shards) {
+    for (const shard_state* sh : shards) {
+        const shard_stats& st = sh->stats;
+        out.window_responses += st.window_responses;
+        out.total_responses += st.total_responses;
+        out.total_sent += st.total_sent;
+        out.writes += st.writes;
+        out.reads += st.reads;
+        out.bytes_read += st.bytes_read;
+        out.mismatches += st.mismatches;
+        out.io_errors += st.io_errors;
+        out.connect_errors += st.connect_errors;
+        out.unanswered += st.unanswered;
+        out.latency.merge(st.latency);
+        out.send_lag.merge(st.send_lag);
+        if (out.first_error.empty()) out.first_error = st.first_error;
+    }
+}
+
+void print_summary(const summary& s, const options& opts, const plan& p) {
+    const rates r = rates_of(s, opts);
+    std::printf("target %s: %u connections, depth %u, %zu-byte messages, %s, %u shard%s\n", s.target.c_str(),
+                opts.connections, p.depth, opts.size, p.open_loop() ? "fixed rate" : "closed loop", opts.shards,
+                opts.shards == 1 ? "" : "s");
+    if (p.open_loop()) std::printf("offered:   %.0f requests/s\n", opts.rate);
+    std::printf("requests:  %llu in %.2f s = %.0f requests/s, %.2f MB/s each way\n",
+                static_cast<unsigned long long>(s.window_responses), s.window_seconds, r.requests_per_second,
+                r.megabytes_per_second);
+    const histogram& h = s.latency;
+    std::printf("latency:   p50 %.1f µs  p90 %.1f µs  p99 %.1f µs  p99.9 %.1f µs  max %.1f µs  mean %.1f µs (%s)\n",
+                us(h.quantile(0.5)), us(h.quantile(0.9)), us(h.quantile(0.99)), us(h.quantile(0.999)), us(h.max()),
+                h.mean() / 1e3, p.open_loop() ? "from the scheduled send" : "from the send");
+    if (p.open_loop()) {
+        std::printf("send lag:  p50 %.1f µs  p99 %.1f µs  max %.1f µs (actual send − scheduled; part of the latency)\n",
+                    us(s.send_lag.quantile(0.5)), us(s.send_lag.quantile(0.99)), us(s.send_lag.max()));
+    }
+    std::printf("own CPU:   user %.2f s + system %.2f s = %.1f %% of one CPU, %.2f µs per request\n", s.cpu.user,
+                s.cpu.system, s.window_seconds > 0 ? 100 * s.cpu.total() / s.window_seconds : 0, r.cpu_us_per_request);
+    std::printf("batching:  %.1f requests per write, %.0f bytes per read\n",
+                s.writes ? static_cast<double>(s.total_sent) / static_cast<double>(s.writes) : 0,
+                s.reads ? static_cast<double>(s.bytes_read) / static_cast<double>(s.reads) : 0);
+    std::printf("errors:    %llu (mismatched %llu, I/O %llu, connect %llu, unanswered %llu)%s%s\n",
+                static_cast<unsigned long long>(s.errors()), static_cast<unsigned long long>(s.mismatches),
+                static_cast<unsigned long long>(s.io_errors), static_cast<unsigned long long>(s.connect_errors),
+                static_cast<unsigned long long>(s.unanswered), s.first_error.empty() ? "" : "; first: ",
+                s.first_error.c_str());
+    if (s.interrupted) std::printf("interrupted: the figures cover the run up to the signal\n");
+    std::fflush(stdout);
+}
+
+bool write_json(const std::string& path, const summary& s, const options& opts, const plan& p) {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) {
+        std::perror(("ringlet_loadgen: " + path).c_str());
+        return false;
+    }
+    const rates r = rates_of(s, opts);
+    const histogram& h = s.latency;
+    auto ull = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+    std::fprintf(f, "{\n  \"target\": %s,\n", json_string(s.target).c_str());
+    std::fprintf(f, "  \"connections\": %u,\n  \"depth\": %u,\n  \"size\": %zu,\n  \"shards\": %u,\n", opts.connections,
+                 p.depth, opts.size, opts.shards);
+    std::fprintf(f, "  \"mode\": \"%s\",\n  \"offered_rate\": %.1f,\n", p.open_loop() ? "fixed_rate" : "closed_loop",
+                 opts.rate);
+    std::fprintf(f, "  \"warmup_seconds\": %.3f,\n  \"window_seconds\": %.6f,\n", opts.warmup, s.window_seconds);
+    std::fprintf(f, "  \"window_responses\": %llu,\n  \"total_responses\": %llu,\n  \"total_sent\": %llu,\n",
+                 ull(s.window_responses), ull(s.total_responses), ull(s.total_sent));
+    std::fprintf(f, "  \"requests_per_second\": %.1f,\n  \"megabytes_per_second\": %.3f,\n", r.requests_per_second,
+                 r.megabytes_per_second);
+    std::fprintf(f, "  \"latency_us\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p99_9\": %.3f, \"max\": %.3f, "
+                    "\"mean\": %.3f, \"count\": %llu},\n",
+                 us(h.quantile(0.5)), us(h.quantile(0.9)), us(h.quantile(0.99)), us(h.quantile(0.999)), us(h.max()),
+                 h.mean() / 1e3, ull(h.count()));
+    std::fprintf(f, "  \"send_lag_us\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f},\n", us(s.send_lag.quantile(0.5)),
+                 us(s.send_lag.quantile(0.99)), us(s.send_lag.max()));
+    std::fprintf(f, "  \"cpu_user_seconds\": %.4f,\n  \"cpu_system_seconds\": %.4f,\n  \"cpu_us_per_request\": %.4f,\n",
+                 s.cpu.user, s.cpu.system, r.cpu_us_per_request);
+    std::fprintf(f, "  \"writes\": %llu,\n  \"reads\": %llu,\n  \"bytes_read\": %llu,\n", ull(s.writes), ull(s.reads),
+                 ull(s.bytes_read));
+    std::fprintf(f, "  \"errors\": %llu,\n  \"mismatches\": %llu,\n  \"io_errors\": %llu,\n  \"connect_errors\": %llu,\n"
+                    "  \"unanswered\": %llu,\n  \"interrupted\": %s,\n  \"first_error\": %s\n}\n",
+                 ull(s.errors()), ull(s.mismatches), ull(s.io_errors), ull(s.connect_errors), ull(s.unanswered),
+                 s.interrupted ? "true" : "false", json_string(s.first_error).c_str());
+    const bool ok = std::fclose(f) == 0;
+    if (!ok) std::perror(("ringlet_loadgen: " + path).c_str());
+    return ok;
+}
+
+}  // namespace loadgen
