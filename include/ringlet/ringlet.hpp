@@ -18,3 +18,6 @@
 #include <ringlet/net/socket.hpp>
 #include <ringlet/net/stream.hpp>
 #include <ringlet/net/tcp.hpp>
+#include <ringlet/tls/context.hpp>
+#include <ringlet/tls/listener.hpp>
+#include <ringlet/tls/stream.hpp>

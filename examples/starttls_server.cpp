@@ -1,0 +1,160 @@
+// starttls_server: a tiny SMTP-style server that upgrades to TLS on STARTTLS
+// (RFC 3207) and then answers every command with "250 <command>".
+//
+//   build/examples/starttls_server 127.0.0.1:0 --cert server.pem --key server.key
+//       # prints: listening on 127.0.0.1:40125
+//   openssl s_client -starttls smtp -connect 127.0.0.1:40125 -CAfile ca.pem -quiet
+//   build/examples/starttls_client 127.0.0.1:40125 --ca ca.pem --name localhost
+//
+// The plaintext phase: "220" greeting, EHLO answered with a 250 list that
+// offers STARTTLS, STARTTLS answered "220 ready" and the TLS handshake on the
+// same connection (bytes the client pipelined behind STARTTLS are handed to
+// TLS, never lost). Other commands before STARTTLS get "530 must issue
+// STARTTLS first"; QUIT ends either phase with "221". SIGTERM stops it
+// gracefully (exit 0); 2 means a bad argument, 1 a setup failure.
+#include "tls_example_support.hpp"
+
+using namespace example;
+
+namespace {
+
+constexpr const char* usage = R"(usage: starttls_server ADDRESS --cert FILE --key FILE
+
+Speaks just enough SMTP for STARTTLS, then answers each command over TLS.
+
+  ADDRESS      where to listen: 127.0.0.1:2525 (port 0: any free port)
+  --cert FILE  the certificate chain (PEM)
+  --key FILE   its private key (PEM)
+  --help       this text
+)";
+
+bool starts_with_word(std::string_view line, std::string_view word) {
+    if (line.size() < word.size()) return false;
+    for (std::size_t i = 0; i < word.size(); ++i) {
+        if (std::toupper(static_cast<unsigned char>(line[i])) != word[i]) return false;
+    }
+    return line.size() == word.size() || line[word.size()] == ' ';
+}
+
+/// The TLS phase: every command answered until QUIT or the end.
+task<void> secure_phase(tls::stream conn) {
+    net::buffered_reader<tls::stream> in{conn};
+    for (int commands = 0; commands < 10000; ++commands) {
+        auto line = co_await in.read_line(1000, 60s);
+        if (!line) break;
+        if (starts_with_word(*line, "QUIT")) {
+            (void)co_await conn.write_all("221 bye\r\n");
+            break;
+        }
+        auto sent = co_await conn.write_all("250 " + *line + "\r\n");
+        if (!sent) break;
+    }
+    (void)co_await conn.close(1s);
+}
+
+task<void> session(tcp::stream conn, tls::context ctx) {
+    net::buffered_reader<tcp::stream> in{conn};
+    auto hello = co_await conn.write_all("220 ringlet ESMTP starttls example\r\n");
+    if (!hello) co_return;
+    for (int commands = 0; commands < 100; ++commands) {
+        auto line = co_await in.read_line(1000, 60s);
+        if (!line) break;
+        std::string reply;
+        if (starts_with_word(*line, "EHLO")) {
+            reply = "250-ringlet\r\n250 STARTTLS\r\n";
+        } else if (starts_with_word(*line, "HELO")) {
+            reply = "250 ringlet\r\n";
+        } else if (starts_with_word(*line, "QUIT")) {
+            (void)co_await conn.write_all("221 bye\r\n");
+            break;
+        } else if (starts_with_word(*line, "STARTTLS")) {
+            auto ready = co_await conn.write_all("220 ready to start TLS\r\n");
+            if (!ready) break;
+            const std::vector<std::byte> early(in.buffered().begin(), in.buffered().end());
+            tls::server_handshake_options o;
+            o.already_read = early;
+            auto secure = co_await tls::server_handshake(std::move(conn), ctx, o);
+            if (!secure) {
+                std::fprintf(stderr, "starttls_server: %s\n", tls::describe_error("handshake", secure.error()).c_str());
+                co_return;
+            }
+            co_await secure_phase(std::move(*secure));
+            co_return;
+        } else {
+            reply = "530 must issue STARTTLS first\r\n";
+        }
+        auto sent = co_await conn.write_all(reply);
+        if (!sent) break;
+    }
+    (void)co_await conn.close();
+}
+
+task<int> serve(std::string address, tls::context ctx) {
+    std::string error;
+    auto candidates = co_await addresses_of(address, error);
+    if (candidates.empty()) {
+        std::fprintf(stderr, "starttls_server: %s\n", error.c_str());
+        co_return 1;
+    }
+    auto lst = tcp::listen(candidates.front());
+    if (!lst) {
+        std::fprintf(stderr, "starttls_server: %s\n", net::describe_error("listen", candidates.front(), lst.error()).c_str());
+        co_return 1;
+    }
+    std::printf("listening on %s\n", lst->local_address()->to_string().c_str());
+    std::fflush(stdout);
+    task_group sessions;
+    for (;;) {
+        auto conn = co_await lst->accept();
+        if (conn) {
+            sessions.spawn(session(std::move(*conn), ctx));
+            continue;
+        }
+        if (conn.error() == errc::operation_canceled) break;
+        auto slept = co_await sleep_for(100ms);
+        if (!slept) break;
+    }
+    co_await sessions.wait();
+    (void)co_await lst->close();
+    co_return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const char* me = "starttls_server";
+    std::string address, cert, key;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(usage, stdout);
+            return 0;
+        } else if (arg == "--cert") {
+            cert = option_value(me, argc, argv, i);
+        } else if (arg == "--key") {
+            key = option_value(me, argc, argv, i);
+        } else if (arg.size() > 1 && arg[0] == '-') {
+            usage_error(me, "unknown option \"" + std::string(arg) + "\"");
+        } else if (address.empty()) {
+            address = arg;
+        } else {
+            usage_error(me, "unexpected argument \"" + std::string(arg) + "\"");
+        }
+    }
+    if (address.empty()) usage_error(me, "missing the address to listen on");
+    if (cert.empty() || key.empty()) usage_error(me, "--cert and --key are required");
+    if (auto why = check_address_syntax(address); !why.empty()) usage_error(me, why);
+    const tls::context ctx = load_context(me, [&] {
+        tls::server_options o;
+        o.certificate_chain_file = cert;
+        o.private_key_file = key;
+        return tls::context::server(o);
+    });
+    try {
+        runtime rt{{.shards = 1}};
+        return rt.run([&]() { return serve(address, ctx); });
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", me, e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,98 @@
+// tls::listener: a TCP listener whose accept() yields TLS streams.
+//
+//     auto lst = tls::listen(net::address::parse("127.0.0.1:8443").value(), ctx);
+//     auto conn = co_await lst->accept();         // TCP accept, then the TLS handshake
+//
+// accept() runs the handshake itself, so a slow client delays the next
+// accept by at most the handshake timeout; a server that must not wait
+// accepts TCP streams (tcp_listener()) and spawns server_handshake per
+// connection — tls::serve does exactly that.
+//
+// Thread safety: as net::listener (one shard); the context may be shared.
+#pragma once
+
+#include <ringlet/core/io.hpp>
+#include <ringlet/core/result.hpp>
+#include <ringlet/core/task.hpp>
+#include <ringlet/core/task_group.hpp>
+#include <ringlet/core/time.hpp>
+#include <ringlet/net/address.hpp>
+#include <ringlet/net/tcp.hpp>
+#include <ringlet/tls/context.hpp>
+#include <ringlet/tls/stream.hpp>
+
+#include <utility>
+
+namespace ringlet::tls {
+
+/// A listening TCP socket plus the server context its connections use.
+class listener {
+public:
+    listener() noexcept = default;
+    listener(tcp::listener tcp, context ctx, server_handshake_options options = {}) noexcept
+        : tcp_(std::move(tcp)), ctx_(std::move(ctx)), options_(options) {}
+
+    /// Accepts one TCP connection (within `limit`) and runs the server
+    /// handshake on it (within the handshake timeout). Errors: accept's
+    /// (errc::operation_canceled when stopping) and server_handshake's — a
+    /// failed handshake ends only that connection; call accept() again.
+    [[nodiscard]] task<result<stream>> accept(timeout limit = {}) {
+        auto conn = co_await tcp_.accept(limit);
+        if (!conn) co_return unexpected{conn.error()};
+        co_return co_await server_handshake(std::move(*conn), ctx_, options_);
+    }
+
+    /// Closes the TCP listener. @see net::listener::close
+    [[nodiscard]] task<result<void>> close() { return tcp_.close(); }
+    [[nodiscard]] result<net::address> local_address() const noexcept { return tcp_.local_address(); }
+    [[nodiscard]] tcp::listener& tcp_listener() noexcept { return tcp_; }
+    [[nodiscard]] const context& tls_context() const noexcept { return ctx_; }
+    [[nodiscard]] const server_handshake_options& options() const noexcept { return options_; }
+
+private:
+    tcp::listener tcp_;
+    context ctx_;
+    server_handshake_options options_;
+};
+
+/// tcp::listen(local, tcp_options) with TLS on top. Errors: tcp::listen's.
+[[nodiscard]] result<listener> listen(const net::address& local, context ctx, tcp::listen_options tcp_options = {},
+                                      server_handshake_options options = {});
+
+namespace detail {
+template <class Handler>
+task<void> handshake_then(tcp::stream conn, context ctx, server_handshake_options options, Handler& handler) {
+    auto tls = co_await server_handshake(std::move(conn), std::move(ctx), options);
+    if (tls) co_await handler(std::move(*tls));
+}
+}  // namespace detail
+
+/// Accepts connections until the awaiting task is stopped (or the listener
+/// fails for another reason than running out of descriptors), runs each
+/// handshake and then `handler(tls::stream)` (returning task<void>) in its
+/// own task; connections whose handshake fails are dropped. Waits for the
+/// connections, closes the listener, and returns the error that ended it
+/// (errc::operation_canceled on a stop).
+template <class Handler>
+[[nodiscard]] task<result<void>> serve(listener& lst, Handler handler) {
+    task_group connections;
+    std::error_code ended;
+    for (;;) {
+        auto conn = co_await lst.tcp_listener().accept();
+        if (conn) {
+            connections.spawn(detail::handshake_then(std::move(*conn), lst.tls_context(), lst.options(), handler));
+            continue;
+        }
+        if (conn.error() == std::errc::too_many_files_open || conn.error() == std::errc::too_many_files_open_in_system) {
+            auto slept = co_await sleep_for(std::chrono::milliseconds{100});
+            if (slept) continue;
+        }
+        ended = conn.error();
+        break;
+    }
+    co_await connections.wait();
+    (void)co_await lst.close();
+    co_return unexpected{ended};
+}
+
+}  // namespace ringlet::tls

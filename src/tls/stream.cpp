@@ -1,0 +1,422 @@
+// tls::stream: wolfSSL driven by the ring.
+//
+// Design notes. wolfSSL's I/O callbacks never touch the socket: receive
+// copies ciphertext out of `in` (WANT_READ when it is empty), send appends
+// to `out` (WANT_WRITE once it holds `out_limit` bytes). run() calls one
+// wolfSSL operation, flushes `out` through the transport's write_all, and on
+// WANT_READ reads once from the transport into `in` before calling the same
+// operation again with the same arguments (wolfSSL requires that for a
+// blocked write). Decrypted plaintext that wolfSSL holds, and whole records
+// still in `in`, are consumed without touching the socket. A transport that
+// ends is reported to wolfSSL as CONN_CLOSE; its error is mapped back to
+// errc::truncated (data phase) or closed_during_handshake.
+#include "tls/state.hpp"
+
+#include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+namespace ringlet::tls {
+namespace detail {
+
+struct stream_state {
+    enum class op { connect, accept, read, write, shutdown };
+
+    net::stream transport;
+    context ctx;
+    WOLFSSL* ssl = nullptr;
+    std::vector<std::byte> in;
+    std::size_t in_begin = 0;
+    std::size_t in_end = 0;
+    bool in_eof = false;
+    std::vector<std::byte> out;
+    std::error_code io_error;  // the transport's last error
+    verify_report verify;
+    bool handshake_done = false;
+    bool close_notify_sent = false;
+    bool peer_closed = false;  // close_notify received
+    std::string sni;
+
+    static constexpr std::size_t read_chunk = 32 * 1024;
+    static constexpr std::size_t out_limit = 64 * 1024;
+
+    stream_state(net::stream t, context c) : transport(std::move(t)), ctx(std::move(c)) {}
+    stream_state(const stream_state&) = delete;
+    stream_state& operator=(const stream_state&) = delete;
+    ~stream_state() {
+        if (ssl) wolfSSL_free(ssl);
+    }
+
+    static int on_recv(WOLFSSL*, char* buf, int size, void* arg) {
+        auto* self = static_cast<stream_state*>(arg);
+        const std::size_t have = self->in_end - self->in_begin;
+        if (have == 0) return self->in_eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
+        const std::size_t n = std::min(have, static_cast<std::size_t>(size));
+        std::memcpy(buf, self->in.data() + self->in_begin, n);
+        self->in_begin += n;
+        return static_cast<int>(n);
+    }
+
+    static int on_send(WOLFSSL*, char* buf, int size, void* arg) {
+        auto* self = static_cast<stream_state*>(arg);
+        if (self->out.size() >= out_limit) return WOLFSSL_CBIO_ERR_WANT_WRITE;
+        const auto* p = reinterpret_cast<const std::byte*>(buf);
+        self->out.insert(self->out.end(), p, p + size);
+        return size;
+    }
+
+    /// Creates the wolfSSL object; false (with io_error set) on failure.
+    bool create(std::span<const std::byte> already_read) {
+        touch_thread_cache();
+        ssl = wolfSSL_new(ctx.state()->ctx);
+        if (!ssl) {
+            io_error = std::make_error_code(std::errc::not_enough_memory);
+            return false;
+        }
+        wolfSSL_SSLSetIORecv(ssl, &on_recv);
+        wolfSSL_SSLSetIOSend(ssl, &on_send);
+        wolfSSL_SetIOReadCtx(ssl, this);
+        wolfSSL_SetIOWriteCtx(ssl, this);
+        const std::string& alpn = ctx.state()->alpn;
+        if (!alpn.empty()) {
+            std::string list = alpn;  // wolfSSL_UseALPN takes a mutable buffer
+            wolfSSL_UseALPN(ssl, list.data(), static_cast<unsigned>(list.size()), WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+        }
+        in.assign(std::max(read_chunk, already_read.size()), std::byte{});
+        std::copy(already_read.begin(), already_read.end(), in.begin());
+        in_end = already_read.size();
+        return true;
+    }
+
+    int call(op kind, void* buf, int len) {
+        current_report() = &verify;
+        int rc = 0;
+        switch (kind) {
+        case op::connect: rc = wolfSSL_connect(ssl); break;
+        case op::accept: rc = wolfSSL_accept(ssl); break;
+        case op::read: rc = wolfSSL_read(ssl, buf, len); break;
+        case op::write: rc = wolfSSL_write(ssl, buf, len); break;
+        case op::shutdown: rc = wolfSSL_shutdown(ssl); break;
+        }
+        current_report() = nullptr;
+        return rc;
+    }
+
+    task<result<void>> flush(timeout until) {
+        if (out.empty()) co_return result<void>{};
+        auto sent = co_await transport.write_all(std::span<const std::byte>{out}, until);
+        out.clear();
+        if (!sent) {
+            io_error = sent.error();
+            co_return unexpected{sent.error()};
+        }
+        co_return result<void>{};
+    }
+
+    task<result<void>> fill(timeout until) {
+        if (in_begin == in_end) in_begin = in_end = 0;
+        if (in.size() - in_end < read_chunk) {
+            if (in_begin > 0) {
+                std::copy(in.begin() + static_cast<std::ptrdiff_t>(in_begin), in.begin() + static_cast<std::ptrdiff_t>(in_end), in.begin());
+                in_end -= in_begin;
+                in_begin = 0;
+            }
+            if (in.size() - in_end < read_chunk) in.resize(in_end + read_chunk);
+        }
+        auto n = co_await transport.read_some(std::span<std::byte>{in}.subspan(in_end), until);
+        if (!n) {
+            io_error = n.error();
+            co_return unexpected{n.error()};
+        }
+        if (*n == 0) in_eof = true;
+        in_end += *n;
+        co_return result<void>{};
+    }
+
+    /// The error for wolfSSL's `code` after a failed operation.
+    std::error_code map_error(int code) const {
+        if (verify.error != 0) {
+            switch (verify.error) {
+            // OpenSSL-style X509_V_ERR_* codes (wolfSSL's compatibility layer) ...
+            case 10:                                            // CERT_HAS_EXPIRED
+            case 14: return errc::certificate_expired;          // ERROR_IN_CERT_NOT_AFTER_FIELD (wolfSSL)
+            case 9:                                             // CERT_NOT_YET_VALID
+            case 13: return errc::certificate_not_yet_valid;    // ERROR_IN_CERT_NOT_BEFORE_FIELD (wolfSSL)
+            case 18:                                            // DEPTH_ZERO_SELF_SIGNED_CERT
+            case 19: return errc::self_signed_certificate;      // SELF_SIGNED_CERT_IN_CHAIN
+            case 2:                                             // UNABLE_TO_GET_ISSUER_CERT
+            case 20:                                            // UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+            case 21:                                            // UNABLE_TO_VERIFY_LEAF_SIGNATURE
+                return verify.self_signed ? errc::self_signed_certificate : errc::untrusted_certificate;
+            case 62: return errc::host_name_mismatch;           // HOSTNAME_MISMATCH
+            // ... and wolfSSL's own.
+            case ASN_AFTER_DATE_E: return errc::certificate_expired;
+            case ASN_BEFORE_DATE_E: return errc::certificate_not_yet_valid;
+            case ASN_SELF_SIGNED_E: return errc::self_signed_certificate;
+            case ASN_NO_SIGNER_E:
+                return verify.self_signed ? errc::self_signed_certificate : errc::untrusted_certificate;
+            case DOMAIN_NAME_MISMATCH: return errc::host_name_mismatch;
+            default: return errc::bad_certificate;
+            }
+        }
+        switch (code) {
+        case DOMAIN_NAME_MISMATCH: return errc::host_name_mismatch;
+        case ASN_AFTER_DATE_E: return errc::certificate_expired;
+        case ASN_BEFORE_DATE_E: return errc::certificate_not_yet_valid;
+        case ASN_SELF_SIGNED_E: return errc::self_signed_certificate;
+        case ASN_NO_SIGNER_E: return errc::untrusted_certificate;
+        case ASN_SIG_CONFIRM_E: return errc::bad_certificate;
+        case NO_PEER_CERT: return errc::no_peer_certificate;
+        case FATAL_ERROR: return errc::peer_alert;
+        case VERSION_ERROR:
+        case UNKNOWN_RECORD_TYPE:
+        case PARSE_ERROR:
+        case BUFFER_ERROR:
+        case OUT_OF_ORDER_E:
+        case LENGTH_ERROR:
+        case SANITY_MSG_E: return handshake_done ? std::error_code{code, wolfssl_category()} : errc::not_tls;
+        case SOCKET_ERROR_E:
+        case SOCKET_PEER_CLOSED_E:
+            if (in_eof) {
+                if (handshake_done) return ringlet::errc::truncated;
+                return errc::closed_during_handshake;
+            }
+            if (io_error) return io_error;
+            break;
+        default: break;
+        }
+        if (code == WOLFSSL_FATAL_ERROR || code == 0) return handshake_done ? std::error_code{ringlet::errc::truncated} : errc::handshake_failed;
+        return {code, wolfssl_category()};
+    }
+
+    /// Runs one wolfSSL operation to completion through the ring. Yields its
+    /// positive return (or 0 for a read that met close_notify).
+    task<result<int>> run(op kind, void* buf, int len, timeout until) {
+        for (;;) {
+            const int rc = call(kind, buf, len);
+            const int err = rc > 0 ? 0 : wolfSSL_get_error(ssl, rc);
+            // Alerts and handshake records go out even when the call failed.
+            auto flushed = co_await flush(until);
+            if (!flushed) co_return unexpected{flushed.error()};
+            if (rc > 0) co_return rc;
+            if (err == WOLFSSL_ERROR_WANT_WRITE) continue;
+            if (err == WOLFSSL_ERROR_WANT_READ) {
+                if (kind == op::shutdown && close_notify_sent && !peer_closed && in_eof) {
+                    co_return unexpected{ringlet::errc::truncated};
+                }
+                auto filled = co_await fill(until);
+                if (!filled) co_return unexpected{filled.error()};
+                continue;
+            }
+            if (err == WOLFSSL_ERROR_ZERO_RETURN) {
+                peer_closed = true;
+                co_return 0;
+            }
+            co_return unexpected{map_error(err)};
+        }
+    }
+};
+
+}  // namespace detail
+
+namespace {
+
+timeout deadline_of(timeout t) { return net::as_deadline(t); }
+
+task<result<stream>> handshake(net::stream transport, context ctx, bool server, std::string_view name,
+                               const session* resume, timeout limit, std::span<const std::byte> already_read) {
+    if (!ctx.valid() || ctx.is_server() != server) {
+        (void)co_await transport.close();
+        co_return unexpected{ringlet::errc::invalid_argument};
+    }
+    const bool verify = !server && ctx.state()->verify_peer;
+    if (verify && name.empty()) {
+        (void)co_await transport.close();
+        co_return unexpected{ringlet::errc::invalid_argument};
+    }
+    auto state = std::make_unique<detail::stream_state>(std::move(transport), ctx);
+    if (!state->create(already_read)) {
+        (void)co_await state->transport.close();
+        co_return unexpected{state->io_error};
+    }
+    if (!server) {
+        state->sni = std::string(name);
+        if (!name.empty()) {
+            wolfSSL_UseSNI(state->ssl, WOLFSSL_SNI_HOST_NAME, name.data(), static_cast<unsigned short>(name.size()));
+            if (verify) wolfSSL_check_domain_name(state->ssl, state->sni.c_str());
+        }
+        wolfSSL_UseSessionTicket(state->ssl);
+        if (resume && resume->valid()) wolfSSL_set_session(state->ssl, resume->state()->session);
+    }
+    const timeout until = deadline_of(limit);
+    auto done = co_await state->run(server ? detail::stream_state::op::accept : detail::stream_state::op::connect,
+                                    nullptr, 0, until);
+    if (!done) {
+        (void)co_await state->transport.close();
+        co_return unexpected{done.error()};
+    }
+    state->handshake_done = true;
+    if (server) {
+        if (const char* sent = wolfSSL_get_servername(state->ssl, WOLFSSL_SNI_HOST_NAME)) state->sni = sent;
+    }
+    co_return stream{std::move(state)};
+}
+
+}  // namespace
+
+task<result<stream>> client_handshake(net::stream transport, context ctx, client_handshake_options options) {
+    return handshake(std::move(transport), std::move(ctx), false, options.server_name, options.resume,
+                     options.handshake_timeout, options.already_read);
+}
+
+task<result<stream>> server_handshake(net::stream transport, context ctx, server_handshake_options options) {
+    return handshake(std::move(transport), std::move(ctx), true, {}, nullptr, options.handshake_timeout,
+                     options.already_read);
+}
+
+stream::stream() noexcept = default;
+stream::stream(std::unique_ptr<detail::stream_state> state) noexcept : state_(std::move(state)) {}
+stream::stream(stream&&) noexcept = default;
+stream& stream::operator=(stream&&) noexcept = default;
+stream::~stream() = default;
+
+task<result<std::size_t>> stream::read_some(std::span<std::byte> buffer, timeout limit) {
+    if (!state_) co_return unexpected{std::errc::bad_file_descriptor};
+    if (buffer.empty()) co_return std::size_t{0};
+    if (state_->peer_closed) co_return std::size_t{0};
+    const int len = static_cast<int>(std::min<std::size_t>(buffer.size(), INT_MAX));
+    auto n = co_await state_->run(detail::stream_state::op::read, buffer.data(), len, deadline_of(limit));
+    if (!n) co_return unexpected{n.error()};
+    co_return static_cast<std::size_t>(*n);
+}
+
+task<result<std::size_t>> stream::read_some(std::span<char> buffer, timeout limit) {
+    return read_some(std::as_writable_bytes(buffer), limit);
+}
+
+task<result<void>> stream::read_exact(std::span<std::byte> buffer, timeout limit) {
+    const timeout until = deadline_of(limit);
+    std::size_t done = 0;
+    while (done < buffer.size()) {
+        auto n = co_await read_some(buffer.subspan(done), until);
+        if (!n) co_return unexpected{n.error()};
+        if (*n == 0) co_return unexpected{ringlet::errc::end_of_stream};
+        done += *n;
+    }
+    co_return result<void>{};
+}
+
+task<result<void>> stream::write_all(std::span<const std::byte> data, timeout limit) {
+    if (!state_) co_return unexpected{std::errc::bad_file_descriptor};
+    const timeout until = deadline_of(limit);
+    constexpr std::size_t chunk = 64 * 1024;
+    std::size_t done = 0;
+    while (done < data.size()) {
+        const std::size_t len = std::min(chunk, data.size() - done);
+        // wolfSSL reads the buffer only; its API is not const-correct.
+        void* buf = const_cast<std::byte*>(data.data() + done);
+        auto n = co_await state_->run(detail::stream_state::op::write, buf, static_cast<int>(len), until);
+        if (!n) co_return unexpected{n.error()};
+        done += static_cast<std::size_t>(*n);
+    }
+    co_return result<void>{};
+}
+
+task<result<void>> stream::write_all(std::string_view data, timeout limit) {
+    return write_all(std::as_bytes(std::span{data.data(), data.size()}), limit);
+}
+
+task<result<void>> stream::shutdown(timeout wait_for_peer) {
+    if (!state_) co_return unexpected{std::errc::bad_file_descriptor};
+    auto& s = *state_;
+    const timeout until = deadline_of(wait_for_peer);
+    if (!s.close_notify_sent) {
+        s.close_notify_sent = true;
+        const int rc = s.call(detail::stream_state::op::shutdown, nullptr, 0);
+        // The close_notify goes out even with a zero wait for the peer's; a
+        // full socket buffer bounds the send at one second.
+        auto flushed = co_await s.flush(deadline_of(std::chrono::seconds{1}));
+        if (!flushed) co_return unexpected{flushed.error()};
+        if (rc == WOLFSSL_SUCCESS) {
+            s.peer_closed = true;
+            co_return result<void>{};
+        }
+    }
+    // Wait for the peer's close_notify, discarding application data before it.
+    char sink[4096];
+    for (int rounds = 0; !s.peer_closed && rounds < 100000; ++rounds) {
+        auto n = co_await s.run(detail::stream_state::op::read, sink, sizeof sink, until);
+        if (!n) co_return unexpected{n.error()};
+    }
+    co_return result<void>{};
+}
+
+task<result<void>> stream::close(timeout wait_for_peer) {
+    if (!state_) co_return result<void>{};
+    if (state_->handshake_done && !state_->in_eof && !state_->io_error) (void)co_await shutdown(wait_for_peer);
+    co_return co_await state_->transport.close();
+}
+
+void stream::set_deadline(timeout when) noexcept {
+    if (state_) state_->transport.set_deadline(when);
+}
+void stream::set_read_deadline(timeout when) noexcept {
+    if (state_) state_->transport.set_read_deadline(when);
+}
+void stream::set_write_deadline(timeout when) noexcept {
+    if (state_) state_->transport.set_write_deadline(when);
+}
+
+bool stream::is_tls() const noexcept { return state_ && state_->handshake_done; }
+
+std::string stream::version() const {
+    if (!state_) return {};
+    const char* v = wolfSSL_get_version(state_->ssl);
+    return v ? v : "";
+}
+
+std::string stream::cipher() const {
+    if (!state_) return {};
+    const char* c = wolfSSL_get_cipher_name(state_->ssl);
+    return c ? c : "";
+}
+
+std::string stream::alpn() const {
+    if (!state_) return {};
+    char* name = nullptr;
+    unsigned short size = 0;
+    if (wolfSSL_ALPN_GetProtocol(state_->ssl, &name, &size) != WOLFSSL_SUCCESS || !name) return {};
+    return std::string(name, size);
+}
+
+std::string stream::peer_subject() const {
+    if (!state_) return {};
+    WOLFSSL_X509* cert = wolfSSL_get_peer_certificate(state_->ssl);
+    if (!cert) return {};
+    std::string out;
+    if (char* text = wolfSSL_X509_NAME_oneline(wolfSSL_X509_get_subject_name(cert), nullptr, 0)) {
+        out = text;
+        XFREE(text, nullptr, DYNAMIC_TYPE_OPENSSL);
+    }
+    wolfSSL_X509_free(cert);
+    return out;
+}
+
+std::string stream::server_name() const { return state_ ? state_->sni : std::string{}; }
+
+bool stream::resumed() const noexcept { return state_ && wolfSSL_session_reused(state_->ssl) == 1; }
+
+session stream::saved_session() const {
+    if (!state_) return {};
+    WOLFSSL_SESSION* s = wolfSSL_get1_session(state_->ssl);
+    if (!s) return {};
+    return session{std::make_shared<detail::session_state>(s)};
+}
+
+net::stream& stream::transport() noexcept { return state_->transport; }
+bool stream::is_open() const noexcept { return state_ && state_->transport.is_open(); }
+
+}  // namespace ringlet::tls
