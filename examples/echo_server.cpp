@@ -86,29 +86,17 @@ task<int> serve_unix(const net::address& where) {
     co_return 0;
 }
 
-/// Binds one listener per shard on shard 0 (the first picks the port when
-/// it is 0, the others share it), then hands listener i to shard i. A
-/// listener is tied to a shard only from its first accept, so moving it
-/// before that is fine.
+/// tcp::serve's shape, split in two so that the line goes out once every
+/// shard's listener is bound: one SO_REUSEPORT listener per shard, one task
+/// per connection, accept backing off (and saying so) when out of descriptors.
 task<int> serve_tcp(const net::address& wanted) {
-    const unsigned shards = this_shard::count();
-    std::vector<tcp::listener> listeners;
-    net::address where = wanted;
-    for (unsigned i = 0; i < shards; ++i) {
-        auto lst = tcp::listen(where, {.reuse_port = shards > 1});
-        if (!lst) {
-            std::fprintf(stderr, "echo_server: %s\n", net::describe_error("listen", where, lst.error()).c_str());
-            co_return 1;
-        }
-        if (i == 0) where = *lst->local_address();
-        listeners.push_back(std::move(*lst));
+    auto server = tcp::server::bind(wanted);
+    if (!server) {
+        std::fprintf(stderr, "echo_server: %s\n", net::describe_error("listen", wanted, server.error()).c_str());
+        co_return 1;
     }
-    announce(where);
-    std::vector<task<void>> servers;
-    for (unsigned i = 0; i < shards; ++i) {
-        servers.push_back(submit_to(i, [lst = &listeners[i]]() { return serve_echo(*lst); }));
-    }
-    co_await when_all(std::move(servers));
+    announce(server->local_address());
+    co_await server->serve([](tcp::stream conn) { return echo_connection(std::move(conn)); });
     co_return 0;
 }
 

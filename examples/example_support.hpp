@@ -60,11 +60,12 @@ inline task<std::vector<net::address>> addresses_of(std::string text, std::strin
 /// Echoes everything a connection sends until it ends, errs, or the task is stopped.
 template <class Stream>
 task<void> echo_connection(Stream conn) {
-    std::array<char, 16 * 1024> buffer;
+    // receive() leases a buffer of the shard's only while bytes are in hand
+    // (an idle connection holds none) and reads up to 64 KiB at once.
     for (;;) {
-        auto n = co_await conn.read_some(buffer);
-        if (!n || *n == 0) break;  // end of stream, reset, or cancelled by the stop
-        auto written = co_await conn.write_all(std::string_view{buffer.data(), *n});
+        auto got = co_await conn.receive();
+        if (!got || got->empty()) break;  // end of stream, reset, or cancelled by the stop
+        auto written = co_await conn.write_all(got->bytes());
         if (!written) break;
     }
     (void)co_await conn.close();

@@ -14,6 +14,7 @@
 #include <ringlet/net/buffered_reader.hpp>
 #include <ringlet/net/listener.hpp>
 #include <ringlet/net/local.hpp>
+#include <ringlet/net/receive.hpp>
 #include <ringlet/net/resolve.hpp>
 #include <ringlet/net/socket.hpp>
 #include <ringlet/net/stream.hpp>

@@ -29,7 +29,13 @@ bool io_op::start(std::coroutine_handle<> waiter, const stop_token& token) noexc
         return false;
     }
     waiter_ = waiter;
-    ring& r = self->io();
+    submit();
+    register_with(token);
+    return true;
+}
+
+void io_op::submit() noexcept {
+    ring& r = shard::current()->io();
     const bool linked = timeout_.is_set();
     if (linked) r.reserve(2);
     io_uring_sqe* sqe = r.get_sqe();
@@ -44,15 +50,16 @@ bool io_op::start(std::coroutine_handle<> waiter, const stop_token& token) noexc
                                    timeout_.is_absolute() ? IORING_TIMEOUT_ABS : 0);
         io_uring_sqe_set_data64(limit, static_cast<std::uint64_t>(ring_tag::ignore));
     }
-    register_with(token);
-    return true;
 }
+
+void io_op::resubmit() noexcept { submit(); }
 
 void io_op::on_cqe(int res, std::uint32_t flags, bool more) noexcept {
     if (completion_) {
         completion_(*this, res, flags, more);
         return;
     }
+    if (retry_ && !cancel_requested_ && retry_(*this, res, flags)) return;
     deregister();
     res_ = res;
     cqe_flags_ = flags;

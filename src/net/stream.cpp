@@ -49,6 +49,8 @@ void stream::set_read_deadline(timeout when) noexcept { read_deadline_ = when.de
 
 void stream::set_write_deadline(timeout when) noexcept { write_deadline_ = when.deadline(); }
 
+receive_op stream::receive(timeout limit) { return receive_op{socket_, read_limit(limit)}; }
+
 recv_op stream::read_some(std::span<std::byte> buffer, timeout limit) noexcept {
     return socket_.recv(buffer, read_limit(limit));
 }

@@ -30,6 +30,10 @@ public:
     using prepare_fn = void (*)(io_op& op, io_uring_sqe* sqe) noexcept;
     /// Multishot ops handle every CQE themselves; `more` is false on the final one.
     using completion_fn = void (*)(io_op& op, int res, std::uint32_t flags, bool more) noexcept;
+    /// Sees a single-shot op's final CQE before its waiter resumes; returns
+    /// true when it called resubmit() instead (e.g. a recv that found the
+    /// provided-buffer ring empty retries into its own buffer).
+    using retry_fn = bool (*)(io_op& op, int res, std::uint32_t flags) noexcept;
 
     explicit io_op(prepare_fn prepare_step, ringlet::timeout limit = {}) noexcept
         : stop_callback_base(&on_stop), prepare_(prepare_step), timeout_(limit) {}
@@ -64,19 +68,25 @@ public:
     // --- used by the ring (src/core) ---------------------------------------
     void on_cqe(int res, std::uint32_t flags, bool more) noexcept;
     void prepare(io_uring_sqe* sqe) noexcept { prepare_(*this, sqe); }
+    /// Submits the op again for the same waiter, still registered for stop
+    /// (from a retry_fn only). A timeout is linked again: a relative one restarts.
+    void resubmit() noexcept;
     /// Storage for the linked timeout's __kernel_timespec (read at submit time).
     std::int64_t timespec_[2] = {0, 0};
     std::uint64_t user_data_ = 0;
 
 protected:
     void set_completion(completion_fn fn) noexcept { completion_ = fn; }
+    void set_retry(retry_fn fn) noexcept { retry_ = fn; }
     std::coroutine_handle<> waiter_;
 
 private:
     static void on_stop(stop_callback_base* self) noexcept;
+    void submit() noexcept;
 
     prepare_fn prepare_;
     completion_fn completion_ = nullptr;
+    retry_fn retry_ = nullptr;
     ringlet::timeout timeout_;
     std::int32_t res_ = 0;
     std::uint32_t cqe_flags_ = 0;

@@ -29,6 +29,7 @@
 #include <ringlet/core/task.hpp>
 #include <ringlet/core/time.hpp>
 #include <ringlet/net/address.hpp>
+#include <ringlet/net/receive.hpp>
 #include <ringlet/net/socket.hpp>
 
 #include <concepts>
@@ -72,6 +73,14 @@ public:
     /// end of stream. @see recv_op, recv(2)
     [[nodiscard]] recv_op read_some(std::span<std::byte> buffer, timeout limit = {}) noexcept;
     [[nodiscard]] recv_op read_some(std::span<char> buffer, timeout limit = {}) noexcept;
+
+    /// Receives what is available into a buffer of the shard's (up to 64 KiB),
+    /// waiting until at least one byte (or the end of stream) arrives, and
+    /// yields a lease on those bytes: empty at end of stream. No buffer is
+    /// held while waiting, so this is the read for servers with many idle
+    /// connections and for bulk transfer (no copy, large reads). Errors,
+    /// timeouts and cancellation as read_some. @see net::received, receive_op
+    [[nodiscard]] receive_op receive(timeout limit = {});
 
     /// Fills `buffer` completely. Errors: errc::end_of_stream when the peer
     /// closes first, plus read_some's. After an error the buffer holds an

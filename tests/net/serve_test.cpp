@@ -1,0 +1,151 @@
+// tcp::serve / tcp::server: one listener per shard, one task per connection,
+// a held port fails loudly, and accept surviving EMFILE (in a child process
+// with a low RLIMIT_NOFILE) while existing connections keep being served.
+#include "stream_test_support.hpp"
+
+#include <ringlet/core/task_group.hpp>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+using namespace ringlet;
+using namespace std::chrono_literals;
+using ringlet::test::loopback4;
+using ringlet::test::quiet_runtime;
+
+namespace {
+
+task<void> echo(tcp::stream conn) {
+    for (int i = 0; i < 1000; ++i) {
+        auto got = co_await conn.receive();
+        if (!got || got->empty()) break;
+        auto sent = co_await conn.write_all(got->bytes());
+        if (!sent) break;
+    }
+    (void)co_await conn.close();
+}
+
+/// Sends `text` and reads it back; true when it matches.
+task<bool> round_trip(net::stream& s, std::string text) {
+    auto sent = co_await s.write_all(text, 2s);
+    if (!sent) co_return false;
+    std::string back(text.size(), '\0');
+    auto r = co_await s.read_exact(std::span<char>{back}, 2s);
+    co_return r && back == text;
+}
+
+}  // namespace
+
+TEST(Serve, EveryShardServesAndAHeldPortFailsLoudly) {
+    runtime rt{quiet_runtime(2)};
+    rt.run([&rt]() -> task<void> {
+        auto holder = tcp::listen(loopback4());  // no SO_REUSEPORT: the port is taken
+        CO_ASSERT_OK(holder);
+        auto taken = tcp::server::bind(*holder->local_address());
+        CO_ASSERT_FALSE(taken);
+        EXPECT_EQ(taken.error(), std::errc::address_in_use);
+
+        auto server = tcp::server::bind(loopback4());
+        CO_ASSERT_OK(server);
+        const net::address where = server->local_address();
+        EXPECT_NE(where.port(), 0);
+
+        task_group group;
+        group.spawn(server->serve(&echo));
+        std::vector<tcp::stream> clients;
+        for (int i = 0; i < 16; ++i) {
+            auto c = co_await tcp::connect(where, {.timeout = 2s});
+            CO_ASSERT_OK(c);
+            clients.push_back(std::move(*c));
+        }
+        for (int i = 0; i < 16; ++i) {
+            const bool ok = co_await round_trip(clients[i], "hello " + std::to_string(i));
+            EXPECT_TRUE(ok) << "client " << i;
+        }
+        for (auto& c : clients) CO_ASSERT_OK(co_await c.close());
+        rt.request_stop();
+        co_await group.wait();
+        EXPECT_EQ(server->accepted(), 16u);
+    });
+}
+
+// Out of descriptors, the server backs off, complains at most about once a
+// second, keeps echoing on the connection it has, and accepts the waiting
+// connection once a descriptor is free. In a child process, whose
+// RLIMIT_NOFILE can be lowered safely; its stderr goes to a memfd we read.
+TEST(Serve, AcceptSurvivesEmfileAndKeepsServing) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        int code = 0;
+        try {
+            const int log = ::memfd_create("serve-stderr", 0);
+            if (log < 0 || ::dup2(log, STDERR_FILENO) < 0) ::_exit(9);
+            runtime rt{quiet_runtime()};
+            code = rt.run([&rt, log]() -> task<int> {
+                // Lowered before the first accept is armed: the kernel takes
+                // the limit when an accept is submitted.
+                const rlimit low{ringlet::test::open_fd_count() + 16, ringlet::test::open_fd_count() + 16};
+                if (::setrlimit(RLIMIT_NOFILE, &low) != 0) co_return 14;
+                auto server = tcp::server::bind(loopback4());
+                if (!server) co_return 10;
+                const auto where = server->local_address();
+                task_group group;
+                group.spawn(server->serve(&echo));
+                auto first = co_await tcp::connect(where, {.timeout = 2s});
+                if (!first) co_return 11;
+                const bool before = co_await round_trip(*first, "before");
+                if (!before) co_return 12;
+                auto second = net::socket::open(AF_INET, SOCK_STREAM);
+                if (!second) co_return 13;
+                std::vector<net::socket> filler;
+                for (int i = 0; i < 64; ++i) {
+                    auto s = net::socket::open(AF_INET, SOCK_STREAM);
+                    if (!s) break;
+                    filler.push_back(std::move(*s));
+                }
+                if (filler.empty() || filler.size() == 64) co_return 15;
+                auto connected = co_await second->connect(where, 2s);
+                if (!connected) co_return 16;
+                // Accept now fails (EMFILE) for 1.5 s; the first connection is still served.
+                for (int i = 0; i < 15; ++i) {
+                    (void)co_await sleep_for(100ms);
+                    const bool during = co_await round_trip(*first, "during " + std::to_string(i));
+                    if (!during) co_return 17;
+                }
+                if (server->accepted() != 0 || server->accept_errors() != 0) co_return 18;  // summed at the end
+                filler.clear();
+                tcp::stream late{std::move(*second)};
+                const bool after = co_await round_trip(late, "after");
+                if (!after) co_return 19;
+                rt.request_stop();
+                co_await group.wait();
+                if (server->accepted() != 2) co_return 20;
+                if (server->accept_errors() < 3) co_return 40 + static_cast<int>(server->accept_errors());  // it did retry
+                // Complaints: at least one, at most one a second (+1 for the edges).
+                char text[4096] = {};
+                const ssize_t n = ::pread(log, text, sizeof text - 1, 0);
+                if (n <= 0) co_return 22;
+                const std::string_view said(text, static_cast<std::size_t>(n));
+                if (said.find("Too many open files") == std::string_view::npos) co_return 23;
+                std::size_t lines = 0;
+                for (char c : said) lines += c == '\n';
+                if (lines < 1 || lines > 3) co_return 24;
+                co_return 0;
+            });
+        } catch (...) {
+            code = 30;
+        }
+        ::_exit(code);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's exit code names the failed step";
+}
