@@ -12,13 +12,17 @@
 #include <ringlet/core/when.hpp>
 #include <ringlet/net/address.hpp>
 #include <ringlet/net/buffered_reader.hpp>
+#include <ringlet/net/datagram.hpp>
 #include <ringlet/net/listener.hpp>
 #include <ringlet/net/local.hpp>
+#include <ringlet/net/local_datagram.hpp>
 #include <ringlet/net/receive.hpp>
 #include <ringlet/net/resolve.hpp>
 #include <ringlet/net/socket.hpp>
+#include <ringlet/net/socket_options.hpp>
 #include <ringlet/net/stream.hpp>
 #include <ringlet/net/tcp.hpp>
+#include <ringlet/net/udp.hpp>
 #include <ringlet/tls/context.hpp>
 #include <ringlet/tls/listener.hpp>
 #include <ringlet/tls/stream.hpp>
