@@ -45,13 +45,7 @@ options parse_args(int argc, char** argv) {
             std::fputs(usage, stdout);
             std::exit(0);
         } else if (arg == "--timeout") {
-            if (i + 1 == argc) usage_error("echo_client", "--timeout needs a number of seconds");
-            char* end = nullptr;
-            const long s = std::strtol(argv[++i], &end, 10);
-            if (*end != '\0' || s < 1 || s > 3600) {
-                usage_error("echo_client", "--timeout \"" + std::string(argv[i]) + "\" is not a number from 1 to 3600");
-            }
-            out.limit = std::chrono::seconds{s};
+            out.limit = std::chrono::seconds{number_value("echo_client", argc, argv, i, 1, 3600)};
         } else if (arg.size() > 1 && arg[0] == '-') {
             usage_error("echo_client", "unknown option \"" + std::string(arg) + "\"");
         } else if (out.address.empty()) {

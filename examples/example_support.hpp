@@ -27,6 +27,28 @@ using namespace std::chrono_literals;
     std::exit(2);
 }
 
+/// The value after option argv[i] (advancing i); exits 2 when it is missing.
+inline std::string option_value(const char* program, int argc, char** argv, int& i) {
+    if (i + 1 == argc) usage_error(program, std::string(argv[i]) + " needs a value");
+    return argv[++i];
+}
+
+/// The whole number after option argv[i] (advancing i); exits 2 naming the
+/// option and the text unless it is a decimal number from `low` to `high`.
+inline unsigned long number_value(const char* program, int argc, char** argv, int& i, unsigned long low,
+                                  unsigned long high) {
+    const std::string option = argv[i];
+    const std::string text = option_value(program, argc, argv, i);
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long n = std::strtoul(text.c_str(), &end, 10);
+    if (text.empty() || text[0] == '-' || *end != '\0' || errno == ERANGE || n < low || n > high) {
+        usage_error(program, option + " \"" + text + "\" is not a number from " + std::to_string(low) + " to " +
+                                 std::to_string(high));
+    }
+    return n;
+}
+
 /// Checks the syntax of an address argument without resolving anything:
 /// "" when fine, otherwise the reason quoting the text.
 inline std::string check_address_syntax(std::string_view text) {

@@ -73,10 +73,7 @@ options parse_args(int argc, char** argv) {
         } else if (arg == "--source") {
             out.source = value("an address");
         } else if (arg == "--count") {
-            const std::string n = value("a number");
-            char* end = nullptr;
-            out.count = std::strtol(n.c_str(), &end, 10);
-            if (*end != '\0' || out.count < 1) usage_error("multicast_receiver", "--count \"" + n + "\" is not a positive number");
+            out.count = static_cast<long>(number_value("multicast_receiver", argc, argv, i, 1, 1'000'000'000));
         } else if (arg.size() > 1 && arg[0] == '-') {
             usage_error("multicast_receiver", "unknown option \"" + std::string(arg) + "\"");
         } else if (!group) {

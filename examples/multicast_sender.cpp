@@ -50,16 +50,6 @@ struct options {
     long interval_ms = 1000;
 };
 
-long number(std::string_view option, const std::string& text, long min, long max) {
-    char* end = nullptr;
-    const long n = std::strtol(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || n < min || n > max) {
-        usage_error("multicast_sender", std::string(option) + " \"" + text + "\" is not a number from " +
-                                            std::to_string(min) + " to " + std::to_string(max));
-    }
-    return n;
-}
-
 options parse_args(int argc, char** argv) {
     options out;
     std::optional<net::address> group;
@@ -80,9 +70,9 @@ options parse_args(int argc, char** argv) {
         } else if (arg == "--no-loop") {
             out.loop = false;
         } else if (arg == "--count") {
-            out.count = number(arg, value("a number"), 1, 1'000'000);
+            out.count = static_cast<long>(number_value("multicast_sender", argc, argv, i, 1, 1'000'000));
         } else if (arg == "--interval") {
-            out.interval_ms = number(arg, value("milliseconds"), 0, 3'600'000);
+            out.interval_ms = static_cast<long>(number_value("multicast_sender", argc, argv, i, 0, 3'600'000));
         } else if (arg.size() > 1 && arg[0] == '-') {
             usage_error("multicast_sender", "unknown option \"" + std::string(arg) + "\"");
         } else if (!group) {

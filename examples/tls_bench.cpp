@@ -112,10 +112,7 @@ int main(int argc, char** argv) {
             if (m != "echo" && m != "handshake") usage_error(me, "--mode is echo or handshake, not \"" + m + "\"");
             o.handshake = m == "handshake";
         } else if (arg == "--size" || arg == "--seconds") {
-            const std::string v = option_value(me, argc, argv, i);
-            char* end = nullptr;
-            const unsigned long n = std::strtoul(v.c_str(), &end, 10);
-            if (*end != '\0' || n < 1 || n > (1u << 26)) usage_error(me, std::string(arg) + " \"" + v + "\" is not a positive number");
+            const unsigned long n = number_value(me, argc, argv, i, 1, 1u << 26);
             if (arg == "--size") o.size = n;
             else o.seconds = static_cast<int>(n);
         } else if (arg.size() > 1 && arg[0] == '-') {

@@ -59,11 +59,7 @@ options parse_args(int argc, char** argv) {
         } else if (arg == "--ciphers") {
             out.ciphers = option_value(me, argc, argv, i);
         } else if (arg == "--shards") {
-            const std::string v = option_value(me, argc, argv, i);
-            char* end = nullptr;
-            const unsigned long n = std::strtoul(v.c_str(), &end, 10);
-            if (*end != '\0' || n < 1 || n > 1024) usage_error(me, "--shards \"" + v + "\" is not a number from 1 to 1024");
-            out.shards = static_cast<unsigned>(n);
+            out.shards = static_cast<unsigned>(number_value(me, argc, argv, i, 1, 1024));
         } else if (arg.size() > 1 && arg[0] == '-') {
             usage_error(me, "unknown option \"" + std::string(arg) + "\"");
         } else if (out.address.empty()) {

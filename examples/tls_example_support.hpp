@@ -14,11 +14,6 @@
 namespace example {
 
 /// The value after option argv[i] (advancing i), or a usage error.
-inline std::string option_value(const char* program, int argc, char** argv, int& i) {
-    if (i + 1 == argc) usage_error(program, std::string(argv[i]) + " needs a value");
-    return argv[++i];
-}
-
 /// Builds a context with `make`, printing "<program>: <reason>" and exiting 1 on failure.
 template <class F>
 tls::context load_context(const char* program, F make) {

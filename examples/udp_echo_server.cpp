@@ -61,13 +61,7 @@ options parse_args(int argc, char** argv) {
         } else if (arg == "--verbose" || arg == "-v") {
             out.verbose = true;
         } else if (arg == "--shards") {
-            if (i + 1 == argc) usage_error("udp_echo_server", "--shards needs a number");
-            char* end = nullptr;
-            const unsigned long n = std::strtoul(argv[++i], &end, 10);
-            if (*end != '\0' || n < 1 || n > 1024) {
-                usage_error("udp_echo_server", "--shards \"" + std::string(argv[i]) + "\" is not a number from 1 to 1024");
-            }
-            out.shards = static_cast<unsigned>(n);
+            out.shards = static_cast<unsigned>(number_value("udp_echo_server", argc, argv, i, 1, 1024));
         } else if (arg.size() > 1 && arg[0] == '-') {
             usage_error("udp_echo_server", "unknown option \"" + std::string(arg) + "\"");
         } else if (out.address.empty()) {
