@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -118,6 +119,50 @@ task<void> serve_echo(Listener& lst) {
     }
     co_await connections.wait();
     (void)co_await lst.close();
+}
+
+/// Prints the one `listening on <address>` line DESIGN.md asks of servers,
+/// flushed at once so that a script waiting for it sees it.
+inline void print_listening(const net::address& where) {
+    std::printf("listening on %s\n", where.to_string().c_str());
+    std::fflush(stdout);
+}
+
+/// Accepts connections and spawns `handle(conn)` (a task<void>) for each into
+/// `connections`, until the accept is cancelled (the awaiting task or the
+/// group is stopped, or the runtime is stopping). Backs off from accept
+/// errors like serve_echo. It neither waits for the connections nor closes
+/// the listener: the caller owns both.
+template <class Listener, class Handler>
+task<void> accept_each(Listener& lst, task_group& connections, Handler handle) {
+    auto last_complaint = clock::time_point{};
+    for (;;) {
+        auto conn = co_await lst.accept();
+        if (conn) {
+            connections.spawn(handle(std::move(*conn)));
+            continue;
+        }
+        if (conn.error() == errc::operation_canceled) break;  // stopping
+        if (clock::now() - last_complaint >= 1s) {
+            std::fprintf(stderr, "accept: %s; retrying\n", conn.error().message().c_str());
+            last_complaint = clock::now();
+        }
+        const auto pause = conn.error() == std::errc::too_many_files_open ? 100ms : 10ms;
+        auto slept = co_await sleep_for(pause);
+        if (!slept) break;  // stopping
+    }
+}
+
+/// The one address a TCP server argument stands for (resolving a host name
+/// first); empty with `error` set when there is none or it is a unix address.
+inline task<std::optional<net::address>> tcp_address_of(std::string text, std::string& error) {
+    auto candidates = co_await addresses_of(text, error);
+    if (candidates.empty()) co_return std::nullopt;
+    if (is_unix(candidates.front())) {
+        error = "address \"" + text + "\" is a unix socket; this program serves TCP only";
+        co_return std::nullopt;
+    }
+    co_return candidates.front();
 }
 
 }  // namespace example

@@ -1,0 +1,132 @@
+// line_server: prints every line its clients send, with the sender's address,
+// until one of them sends "exit" (the seeds' line server).
+//
+//   build/examples/line_server 127.0.0.1:0       # prints: listening on 127.0.0.1:41377
+//   printf 'hello\nexit\n' | socat - TCP:127.0.0.1:41377
+//
+// stdout gets `listening on <address>`, then `<peer address>: <line>` for each
+// line (flushed as it comes; clients are served concurrently, one task each).
+// A line is at most --max-line bytes (default 1024, without its newline); a
+// longer one gets "error: line longer than N bytes" back and that connection
+// is closed. When a client sends the line "exit", the server does what the
+// seed does: that connection closes and the server stops — it prints
+// `exiting`, closes the other connections and the listener, and exits 0.
+// SIGINT or SIGTERM stop it the same way (without the `exiting` line).
+// Exit 2 means a bad argument, 1 that it could not listen.
+#include "example_support.hpp"
+
+using namespace example;
+
+namespace {
+
+constexpr const char* usage = R"(usage: line_server ADDRESS [--max-line N]
+
+Prints each line clients send (with their address) until one sends "exit".
+
+  ADDRESS       where to listen: 127.0.0.1:7777, [::1]:7777, localhost:7777
+                (port 0: any free port)
+  --max-line N  longest line accepted, without its newline (default: 1024)
+  --help        this text
+
+Prints "listening on <address>" once it accepts connections.
+)";
+
+struct options {
+    std::string address;
+    std::size_t max_line = 1024;
+};
+
+options parse_args(int argc, char** argv) {
+    const char* me = "line_server";
+    options out;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(usage, stdout);
+            std::exit(0);
+        } else if (arg == "--max-line") {
+            out.max_line = number_value(me, argc, argv, i, 1, 1 << 20);
+        } else if (arg.size() > 1 && arg[0] == '-') {
+            usage_error(me, "unknown option \"" + std::string(arg) + "\"");
+        } else if (out.address.empty()) {
+            out.address = arg;
+        } else {
+            usage_error(me, "unexpected argument \"" + std::string(arg) + "\"");
+        }
+    }
+    if (out.address.empty()) usage_error(me, "missing the address to listen on");
+    if (auto why = check_address_syntax(out.address); !why.empty()) usage_error(me, why);
+    if (auto a = net::address::parse(out.address); a && is_unix(*a)) {
+        usage_error(me, "address \"" + out.address + "\" is a unix socket; line_server serves TCP");
+    }
+    return out;
+}
+
+/// Prints `conn`'s lines; on "exit" stops the whole server (`server`).
+task<void> print_lines(tcp::stream conn, task_group& server, std::size_t max_line) {
+    auto peer_address = conn.peer_address();
+    const std::string peer = peer_address ? peer_address->to_string() : "(unknown)";
+    net::buffered_reader in{conn};
+    for (;;) {
+        auto line = co_await in.read_line(max_line + 2);  // read_line counts the "\r\n"
+        const bool too_long = line ? line->size() > max_line : line.error() == errc::message_too_long;
+        if (too_long || !line) {
+            if (too_long) {
+                std::fprintf(stderr, "line_server: %s sent a line longer than %zu bytes; closing it\n", peer.c_str(),
+                             max_line);
+                const std::string reply = "error: line longer than " + std::to_string(max_line) + " bytes\n";
+                (void)co_await conn.write_all(reply, 5s);
+            }
+            break;  // too long, end of stream, reset, or the server stopping
+        }
+        if (*line == "exit") {
+            std::printf("exiting\n");
+            std::fflush(stdout);
+            server.request_stop();  // the accept loop and every connection
+            break;
+        }
+        std::printf("%s: %s\n", peer.c_str(), line->c_str());
+        std::fflush(stdout);
+    }
+    (void)co_await conn.close();
+}
+
+task<int> serve(const options& opts) {
+    std::string error;
+    auto where = co_await tcp_address_of(opts.address, error);
+    if (!where) {
+        std::fprintf(stderr, "line_server: %s\n", error.c_str());
+        co_return 1;
+    }
+    auto lst = tcp::listen(*where);
+    if (!lst) {
+        std::fprintf(stderr, "line_server: %s\n", net::describe_error("listen", *where, lst.error()).c_str());
+        co_return 1;
+    }
+    auto bound = lst->local_address();
+    print_listening(bound ? *bound : *where);
+
+    // The accept loop runs inside the group too, so that "exit" (a
+    // request_stop on the group) ends it along with the connections.
+    task_group server;
+    const std::size_t max_line = opts.max_line;
+    server.spawn(accept_each(*lst, server, [&server, max_line](tcp::stream conn) {
+        return print_lines(std::move(conn), server, max_line);
+    }));
+    co_await server.wait();
+    (void)co_await lst->close();
+    co_return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const options opts = parse_args(argc, argv);
+    try {
+        runtime rt{{.shards = 1}};
+        return rt.run([&]() { return serve(opts); });
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "line_server: %s\n", e.what());
+        return 1;
+    }
+}
