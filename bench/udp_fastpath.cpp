@@ -11,7 +11,7 @@
 //
 //   plain            recv_from + send_to: one recvmsg and one sendmsg SQE per datagram
 //   multishot+single receive_batch (multishot recvmsg, buffer ring) + send_to each
-//   multishot+batch  receive_batch + send_batch (all replies in one io_uring_enter)
+//   multishot+batch  receive_batch + send_batch (the replies in one sendmmsg)
 //   plain+batch      receive_batch with multishot off (one recvmsg per call) + send_batch
 //
 // This is a measurement for choosing the default, not a comparison with

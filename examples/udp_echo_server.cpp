@@ -15,7 +15,8 @@
 //
 // Each shard echoes through the batched fast path: receive_batch() (one
 // multishot recvmsg on a ring of provided buffers) and send_batch() (one
-// sendmsg SQE per reply, all submitted in one io_uring_enter). Every UDP
+// non-blocking sendmmsg for the replies; the ring only when the socket
+// buffer is full, with the 1 s limit applying there). Every UDP
 // datagram fits its receive buffer (65535 bytes; the buffers are mapped
 // lazily, so small datagrams touch one page each). A longer unix datagram
 // arrives truncated; it is not echoed (--verbose says so).

@@ -18,15 +18,16 @@
 //   runtime ends it and the shard can drain its ring. A waiter with a timeout
 //   owns an IORING_OP_TIMEOUT and resumes only once that has completed (it
 //   lives in the waiter's frame) — the pattern of net::listener's accept.
-// - Measured, and multishot kept as the default (bench/udp_fastpath.cpp: a
-//   UDP echo on one pinned shard, a blocking sendmmsg/recvmmsg client keeping
-//   64 datagrams in flight on the other vCPU; median of 5 interleaved 2 s
-//   rounds; echoes/s and server CPU per echo, kernel time included):
+// - Measured, and multishot kept as the default (bench/udp_fastpath.cpp under
+//   chrt -f 10: a UDP echo on one pinned shard, a blocking sendmmsg/recvmmsg
+//   client keeping 64 datagrams in flight on the other vCPU; median of 5
+//   interleaved 2 s rounds; echoes/s and server CPU per echo, kernel time
+//   included; send_batch being one direct sendmmsg, see datagram_send_batch.cpp):
 //                              64 B                   1400 B
-//     recv_from + send_to      87.6k/s  4.73 us       85.9k/s  4.74 us
-//     multishot + send_to     100.1k/s  3.62 us      102.7k/s  3.67 us
-//     multishot + send_batch  110.1k/s  3.09 us      125.3k/s  3.08 us   <- kept
-//     plain recvmsg + batch    89.7k/s  4.43 us       94.2k/s  4.43 us
+//     recv_from + send_to     125.9k/s  4.81 us      124.9k/s  4.79 us
+//     multishot + send_to     137.5k/s  4.07 us      135.6k/s  4.10 us
+//     multishot + send_batch  153.2k/s  3.34 us      151.7k/s  3.37 us   <- kept
+//     plain recvmsg + batch   130.0k/s  4.54 us      133.4k/s  4.36 us
 //   The plain recvmsg path stays as the fallback (multishot = false, or a
 //   kernel without buffer rings / multishot recvmsg).
 #include "net/datagram_receiver.hpp"

@@ -3,8 +3,13 @@
 // 10,000 datagrams over loopback with none lost, in every mode.
 #include "datagram_test_support.hpp"
 
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -236,6 +241,107 @@ TEST(UdpBatch, SendBatchSendsEveryDatagramToItsAddress) {
         // Unconnected with a null address: EDESTADDRREQ, nothing sent.
         auto none = co_await sender.send_batch(to_peer);
         EXPECT_EQ(none.error(), std::errc::destination_address_required);
+    });
+}
+
+namespace {
+
+/// Fills `s`'s peer queue (a unix datagram pair) until a send would block; yields how many it sent.
+int fill(const net::datagram_socket& s) {
+    const std::string filler(512, 'f');
+    int sent = 0;
+    while (::send(s.fd(), filler.data(), filler.size(), MSG_DONTWAIT) >= 0) ++sent;
+    EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << std::strerror(errno);
+    return sent;
+}
+
+}  // namespace
+
+// send_batch sends what the socket buffer takes straight away; the rest waits
+// in the ring, under the call's time limit and its task's stop.
+TEST(UdpBatch, SendBatchWaitsForRoomThenTimesOutOrIsStopped) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        auto pair = local::datagram_pair();
+        CO_ASSERT_OK(pair);
+        auto& a = pair->first;  // not a structured binding: Clang cannot capture those in lambdas
+        auto& b = pair->second;
+        const int fillers = fill(a);
+        CO_ASSERT_TRUE(fillers > 0);
+        const net::outgoing_datagram late[] = {{ringlet::test::as_bytes("late 0")}, {ringlet::test::as_bytes("late 1")},
+                                               {ringlet::test::as_bytes("late 2")}};
+
+        // No room: the limit ends the call, nothing was sent.
+        const auto before = clock::now();
+        auto timed = co_await a.send_batch(late, 100ms);
+        const auto waited = clock::now() - before;
+        CO_ASSERT_FALSE(timed);
+        EXPECT_EQ(timed.error(), errc::timed_out);
+        EXPECT_GE(waited, 90ms);
+        EXPECT_LT(waited, 2s);
+        // A deadline already passed fails at once.
+        auto passed = co_await a.send_batch(late, timeout{clock::now() - 1ms});
+        EXPECT_EQ(passed.error(), errc::timed_out);
+
+        // A stop of the task cancels the waiting sends.
+        std::error_code stopped;
+        auto blocked = [&]() -> task<void> { stopped = (co_await a.send_batch(late)).error(); };
+        auto timer = [&]() -> task<void> { (void)co_await sleep_for(30ms); };
+        (void)co_await when_any(blocked(), timer());
+        EXPECT_EQ(stopped, errc::operation_canceled);
+
+        // Room made while it waits: all three go, after the fillers, and none of the abandoned ones.
+        auto sending = [&]() -> task<result<std::size_t>> { co_return co_await a.send_batch(late, 5s); };
+        auto draining = [&]() -> task<std::vector<std::string>> {
+            (void)co_await sleep_for(30ms);
+            std::vector<std::string> seen;
+            std::array<std::byte, 1024> buf{};
+            while (seen.size() < static_cast<std::size_t>(fillers) + 3) {
+                auto got = co_await b.recv(buf, 2s);
+                if (!got) break;
+                seen.push_back(text_of(std::span{buf}.first(got->size)));
+            }
+            co_return seen;
+        };
+        auto [sent, seen] = co_await when_all(sending(), draining());
+        CO_ASSERT_OK(sent);
+        EXPECT_EQ(*sent, 3u);
+        CO_ASSERT_EQ(seen.size(), static_cast<std::size_t>(fillers) + 3);
+        for (int i = 0; i < fillers; ++i) EXPECT_EQ(seen[static_cast<std::size_t>(i)], std::string(512, 'f'));
+        std::vector<std::string> tail(seen.end() - 3, seen.end());
+        std::sort(tail.begin(), tail.end());  // sends that waited may leave in any order
+        EXPECT_EQ(tail, (std::vector<std::string>{"late 0", "late 1", "late 2"}));
+        std::array<std::byte, 16> extra{};
+        EXPECT_EQ((co_await b.recv(extra, 50ms)).error(), errc::timed_out);
+    });
+}
+
+// A datagram the kernel refuses does not stop the ones after it: each is sent
+// or counted as failed, straight from the call or through the ring.
+TEST(UdpBatch, SendBatchReportsAFailedDatagramAndSendsTheRest) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        auto target_bound = bound();
+        auto& target = target_bound.first;
+        const net::address& target_address = target_bound.second;
+        auto sender_bound = bound();
+        auto& sender = sender_bound.first;
+        const net::address v6 = *net::address::parse("[::1]:9");  // EAFNOSUPPORT/EINVAL from an IPv4 socket
+        const net::outgoing_datagram out[] = {{ringlet::test::as_bytes("first"), &target_address},
+                                              {ringlet::test::as_bytes("refused"), &v6},
+                                              {ringlet::test::as_bytes("third"), &target_address}};
+        auto sent = co_await sender.send_batch(out, 2s);
+        CO_ASSERT_OK(sent);
+        EXPECT_EQ(*sent, 2u);
+        std::array<std::byte, 64> buf{};
+        for (const char* expected : {"first", "third"}) {
+            auto got = co_await target.recv_from(buf, 2s);
+            CO_ASSERT_OK(got);
+            EXPECT_EQ(text_of(std::span{buf}.first(got->size)), expected);
+        }
+        // The failure left no error behind for a later receive.
+        auto quiet = co_await sender.recv_from(buf, 30ms);
+        EXPECT_EQ(quiet.error(), errc::timed_out);
     });
 }
 

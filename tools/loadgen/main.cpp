@@ -4,14 +4,18 @@
 //   build/tools/ringlet_loadgen 127.0.0.1:8000 --depth 16 --size 1024 --duration 10 --json out.json
 //   build/tools/ringlet_loadgen 127.0.0.1:8000 --rate 50000           # open loop, 50k requests/s offered
 //   build/tools/ringlet_loadgen unix:/tmp/echo.sock --connections 1 --requests 100000 --warmup 0
+//   build/tools/ringlet_loadgen 127.0.0.1:9000 --udp --connections 4 --depth 32 --size 1400
 //
-// Against build/examples/echo_server (or bench/epoll_echo_server). Once a
+// Against build/examples/echo_server (or bench/epoll_echo_server); with --udp
+// against build/examples/udp_echo_server (or bench/udp_mmsg_echo_server),
+// counting lost datagrams (udp_engine.hpp says how). Once a
 // second it prints a progress line on stderr; at the end a summary on stdout:
 // requests/s and MB/s over the measured window (after --warmup), latency
 // percentiles from an HDR-style histogram, its own CPU time per request
 // (getrusage), how well it batched, and the errors. Every echoed byte is
 // checked. Exit 0 when every request was answered correctly, 1 otherwise, 2
-// on a bad argument. bench/echo_compare.sh drives it against two servers.
+// on a bad argument. bench/echo_compare.sh and bench/udp_echo_compare.sh
+// drive it against two servers.
 //
 // The run: connect every connection (spread over --shards threads), then
 // run the timetable from one common start: warmup, measured window, drain
@@ -20,6 +24,7 @@
 #include "engine.hpp"
 #include "options.hpp"
 #include "report.hpp"
+#include "udp_engine.hpp"
 
 #include <ringlet/net/resolve.hpp>
 
@@ -49,7 +54,11 @@ ringlet::task<ringlet::result<net::address>> target_of(std::string text) {
     co_return found->front();
 }
 
-bool all_done(const std::vector<shard_state*>& shards) {
+std::uint64_t live_lost(const shard_state&) { return 0; }
+std::uint64_t live_lost(const udp_shard_state& s) { return s.stats.live_lost.load(std::memory_order_relaxed); }
+
+template <class Shard>
+bool all_done(const std::vector<Shard*>& shards) {
     for (const auto* s : shards) {
         if (!s->stats.done.load(std::memory_order_acquire)) return false;
     }
@@ -58,9 +67,10 @@ bool all_done(const std::vector<shard_state*>& shards) {
 
 /// Samples this process's CPU time at the start and the end of the window and
 /// prints one line a second. Bounded by the plan's give_up time.
+template <class Shard>
 struct monitor {
     const plan& p;
-    const std::vector<shard_state*>& shards;
+    const std::vector<Shard*>& shards;
     bool progress;
     cpu_times at_measure;
     cpu_times at_end;
@@ -68,16 +78,19 @@ struct monitor {
     bool ended = false;
 
     void line(clock::time_point now, clock::time_point prev_time, std::uint64_t& prev) const {
-        std::uint64_t responses = 0, errors = 0;
+        std::uint64_t responses = 0, errors = 0, lost = 0;
         for (const auto* s : shards) {
             responses += s->stats.live_responses.load(std::memory_order_relaxed);
             errors += s->stats.live_errors.load(std::memory_order_relaxed);
+            lost += live_lost(*s);
         }
         const double dt = to_seconds(now - prev_time);
         const double rps = dt > 0 ? static_cast<double>(responses - prev) / dt : 0;
         const char* phase = now < p.measure ? "warmup" : now < p.end ? "run" : "drain";
-        std::fprintf(stderr, "[%6.1fs] %-6s %10.0f requests/s %9.2f MB/s  errors %llu\n", to_seconds(now - p.start),
+        std::fprintf(stderr, "[%6.1fs] %-6s %10.0f requests/s %9.2f MB/s  errors %llu", to_seconds(now - p.start),
                      phase, rps, rps * static_cast<double>(p.opts->size) / 1e6, static_cast<unsigned long long>(errors));
+        if (p.opts->udp) std::fprintf(stderr, "  lost %llu", static_cast<unsigned long long>(lost));
+        std::fputc('\n', stderr);
         prev = responses;
     }
 
@@ -110,11 +123,15 @@ struct monitor {
     }
 };
 
-ringlet::task<void> run_everywhere(std::vector<shard_state*>& shards) {
+template <class Shard>
+ringlet::task<void> run_everywhere(std::vector<Shard*>& shards) {
     co_await ringlet::invoke_on_all([&shards]() { return run_shard(*shards[ringlet::this_shard::id()]); });
 }
 
-ringlet::task<int> run(const options& opts, std::vector<shard_state*>& shards, plan& p) {
+/// The whole run on shards of either engine (shard_state: streams,
+/// udp_shard_state: --udp); connect_shard, run_shard and merge are overloaded.
+template <class Shard>
+ringlet::task<int> run(const options& opts, std::vector<Shard*>& shards, plan& p) {
     auto target = co_await target_of(opts.address);
     if (!target) co_return 1;
     p.target = *target;
@@ -130,7 +147,7 @@ ringlet::task<int> run(const options& opts, std::vector<shard_state*>& shards, p
     p.measure = p.start + seconds(opts.warmup);
     p.end = p.measure + seconds(opts.duration);
     p.give_up = p.end + seconds(opts.grace);
-    monitor watch{p, shards, opts.progress, cpu_times::now(), {}};
+    monitor<Shard> watch{p, shards, opts.progress, cpu_times::now(), {}};
     co_await ringlet::when_any(run_everywhere(shards), watch.run());
     const auto finished = clock::now();
 
@@ -147,6 +164,20 @@ ringlet::task<int> run(const options& opts, std::vector<shard_state*>& shards, p
     print_summary(s, opts, p);
     if (!opts.json.empty() && !write_json(opts.json, s, opts, p)) co_return 1;
     co_return s.errors() == 0 && !s.interrupted ? 0 : 1;
+}
+
+template <class Shard>
+int run_with(ringlet::runtime& rt, const options& opts, plan& p, const pattern& bytes) {
+    std::vector<std::unique_ptr<Shard>> owned;
+    std::vector<Shard*> shards;
+    for (unsigned i = 0; i < opts.shards; ++i) {
+        owned.push_back(std::make_unique<Shard>());
+        owned.back()->index = i;
+        owned.back()->run = &p;
+        owned.back()->bytes = &bytes;
+        shards.push_back(owned.back().get());
+    }
+    return rt.run([&]() { return run(opts, shards, p); });
 }
 
 }  // namespace
@@ -171,18 +202,11 @@ int main(int argc, char** argv) {
     if (opts.rate > 0) {
         p.interval_ns = std::max<std::int64_t>(1, static_cast<std::int64_t>(1e9 * opts.connections / opts.rate));
     }
-    std::vector<std::unique_ptr<shard_state>> owned;
-    std::vector<shard_state*> shards;
-    for (unsigned i = 0; i < opts.shards; ++i) {
-        owned.push_back(std::make_unique<shard_state>());
-        owned.back()->index = i;
-        owned.back()->run = &p;
-        owned.back()->bytes = &bytes;
-        shards.push_back(owned.back().get());
-    }
+    if (opts.udp) p.batch = std::min<std::size_t>(p.depth, 256);  // one send_batch: one datagram each
     try {
         ringlet::runtime rt{{.shards = opts.shards}};
-        return rt.run([&]() { return run(opts, shards, p); });
+        if (opts.udp) return run_with<udp_shard_state>(rt, opts, p, bytes);
+        return run_with<shard_state>(rt, opts, p, bytes);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "ringlet_loadgen: %s\n", e.what());
         return 1;

@@ -36,13 +36,21 @@ latency percentiles and its own CPU time.
   --tick US           shortest pacer sleep with --rate, in µs (default 100)
   --grace G           seconds allowed to drain at the end (default 3)
   --shards K          load-generator threads (default 1)
+  --udp               UDP: N connected UDP sockets ("connections") with P
+                      datagrams of S bytes in flight each (S at least 8,
+                      at most 65507); a datagram unanswered after the
+                      timeout counts as lost (reported, not an error) and
+                      its slot sends the next one
+  --udp-timeout MS    milliseconds before --udp counts a datagram lost
+                      (default 200)
   --json FILE         also write the results as JSON to FILE
   --quiet             no per-second progress lines
   --help              this text
 
 Progress lines go to stderr, the summary to stdout. Exit status: 0 when
 every request was answered correctly, 1 on any error (connect, I/O, a
-mismatched byte, a request unanswered at the end), 2 on a bad argument.
+mismatched byte, a request unanswered at the end; with --udp, lost
+datagrams are not errors), 2 on a bad argument.
 )";
 
 [[noreturn]] void fail(const std::string& message) {
@@ -107,6 +115,10 @@ options parse_options(int argc, char** argv) {
             out.shards = static_cast<unsigned>(integer(arg, value(), 1, 1024));
         } else if (arg == "--json") {
             out.json = value();
+        } else if (arg == "--udp") {
+            out.udp = true;
+        } else if (arg == "--udp-timeout") {
+            out.udp_timeout_ms = number(arg, value(), 1, 60000);
         } else if (arg == "--quiet") {
             out.progress = false;
         } else if (arg.size() > 1 && arg[0] == '-') {
@@ -122,6 +134,15 @@ options parse_options(int argc, char** argv) {
         fail(ringlet::net::address::describe_parse_error(out.address));
     }
     if (out.shards > out.connections) fail("--shards is more than --connections");
+    if (out.udp) {
+        // Each datagram carries the whole 8-byte tag; 65507 is the most one IPv4 UDP datagram holds.
+        if (out.size < 8 || out.size > 65507) fail("--size with --udp must be from 8 to 65507");
+        if (out.effective_depth() > 4096) fail("--depth with --udp is at most 4096");
+        if (auto a = ringlet::net::address::parse(out.address); a && a->family() != ringlet::net::address_family::ipv4 &&
+                                                                 a->family() != ringlet::net::address_family::ipv6) {
+            fail("--udp needs an IP address, not \"" + out.address + "\"");
+        }
+    }
     // The in-flight window must fit one connection's buffers (depth × size).
     if (static_cast<double>(out.effective_depth()) * static_cast<double>(out.size) > 64.0 * (1 << 20)) {
         fail("--depth × --size is more than 64 MiB per connection");

@@ -21,6 +21,8 @@ struct options {
     double grace = 3.0;              ///< --grace, seconds allowed for draining at the end
     std::string json;                ///< --json FILE
     bool progress = true;            ///< --quiet turns the per-second lines off
+    bool udp = false;                ///< --udp: connected UDP sockets instead of streams
+    double udp_timeout_ms = 200.0;   ///< --udp-timeout, ms before a datagram in flight counts as lost
 
     /// Requests in flight per connection: --depth, or 1 in closed loop and
     /// 256 (a cap, not a target) at a fixed rate.

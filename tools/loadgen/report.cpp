@@ -43,6 +43,10 @@ rates rates_of(const summary& s, const options& opts) {
             s.window_responses ? s.cpu.total() * 1e6 / static_cast<double>(s.window_responses) : 0};
 }
 
+double loss_percent(const summary& s) {
+    return s.total_sent ? 100.0 * static_cast<double>(s.lost) / static_cast<double>(s.total_sent) : 0;
+}
+
 }  // namespace
 
 cpu_times cpu_times::now() noexcept {
@@ -70,11 +74,32 @@ void merge(summary& out, const std::vector<shard_state*>& shards) {
     }
 }
 
+void merge(summary& out, const std::vector<udp_shard_state*>& shards) {
+    out.udp = true;
+    for (const udp_shard_state* sh : shards) {
+        const udp_shard_stats& st = sh->stats;
+        out.window_responses += st.window_responses;
+        out.total_responses += st.total_responses;
+        out.total_sent += st.total_sent;
+        out.writes += st.writes;
+        out.reads += st.reads;
+        out.bytes_read += st.bytes_read;
+        out.mismatches += st.mismatches;
+        out.io_errors += st.io_errors;
+        out.connect_errors += st.connect_errors;
+        out.lost += st.lost;
+        out.late += st.late;
+        out.latency.merge(st.latency);
+        out.send_lag.merge(st.send_lag);
+        if (out.first_error.empty()) out.first_error = st.first_error;
+    }
+}
+
 void print_summary(const summary& s, const options& opts, const plan& p) {
     const rates r = rates_of(s, opts);
-    std::printf("target %s: %u connections, depth %u, %zu-byte messages, %s, %u shard%s\n", s.target.c_str(),
-                opts.connections, p.depth, opts.size, p.open_loop() ? "fixed rate" : "closed loop", opts.shards,
-                opts.shards == 1 ? "" : "s");
+    std::printf("target %s: %u %s, depth %u, %zu-byte %s, %s, %u shard%s\n", s.target.c_str(), opts.connections,
+                s.udp ? "UDP sockets" : "connections", p.depth, opts.size, s.udp ? "datagrams" : "messages",
+                p.open_loop() ? "fixed rate" : "closed loop", opts.shards, opts.shards == 1 ? "" : "s");
     if (p.open_loop()) std::printf("offered:   %.0f requests/s\n", opts.rate);
     std::printf("requests:  %llu in %.2f s = %.0f requests/s, %.2f MB/s each way\n",
                 static_cast<unsigned long long>(s.window_responses), s.window_seconds, r.requests_per_second,
@@ -89,9 +114,18 @@ void print_summary(const summary& s, const options& opts, const plan& p) {
     }
     std::printf("own CPU:   user %.2f s + system %.2f s = %.1f %% of one CPU, %.2f µs per request\n", s.cpu.user,
                 s.cpu.system, s.window_seconds > 0 ? 100 * s.cpu.total() / s.window_seconds : 0, r.cpu_us_per_request);
-    std::printf("batching:  %.1f requests per write, %.0f bytes per read\n",
-                s.writes ? static_cast<double>(s.total_sent) / static_cast<double>(s.writes) : 0,
-                s.reads ? static_cast<double>(s.bytes_read) / static_cast<double>(s.reads) : 0);
+    if (s.udp) {
+        std::printf("batching:  %.1f datagrams per send batch, %.1f per receive batch\n",
+                    s.writes ? static_cast<double>(s.total_sent) / static_cast<double>(s.writes) : 0,
+                    s.reads ? static_cast<double>(s.bytes_read) / static_cast<double>(opts.size) / static_cast<double>(s.reads) : 0);
+        std::printf("loss:      %llu of %llu datagrams sent (%.3f %%) unanswered within %.0f ms; %llu late echoes\n",
+                    static_cast<unsigned long long>(s.lost), static_cast<unsigned long long>(s.total_sent),
+                    loss_percent(s), opts.udp_timeout_ms, static_cast<unsigned long long>(s.late));
+    } else {
+        std::printf("batching:  %.1f requests per write, %.0f bytes per read\n",
+                    s.writes ? static_cast<double>(s.total_sent) / static_cast<double>(s.writes) : 0,
+                    s.reads ? static_cast<double>(s.bytes_read) / static_cast<double>(s.reads) : 0);
+    }
     std::printf("errors:    %llu (mismatched %llu, I/O %llu, connect %llu, unanswered %llu)%s%s\n",
                 static_cast<unsigned long long>(s.errors()), static_cast<unsigned long long>(s.mismatches),
                 static_cast<unsigned long long>(s.io_errors), static_cast<unsigned long long>(s.connect_errors),
@@ -115,6 +149,11 @@ bool write_json(const std::string& path, const summary& s, const options& opts, 
                  p.depth, opts.size, opts.shards);
     std::fprintf(f, "  \"mode\": \"%s\",\n  \"offered_rate\": %.1f,\n", p.open_loop() ? "fixed_rate" : "closed_loop",
                  opts.rate);
+    std::fprintf(f, "  \"protocol\": \"%s\",\n", s.udp ? "udp" : "stream");
+    if (s.udp) {
+        std::fprintf(f, "  \"udp_timeout_ms\": %.1f,\n  \"lost\": %llu,\n  \"loss_ratio\": %.6f,\n  \"late\": %llu,\n",
+                     opts.udp_timeout_ms, ull(s.lost), loss_percent(s) / 100, ull(s.late));
+    }
     std::fprintf(f, "  \"warmup_seconds\": %.3f,\n  \"window_seconds\": %.6f,\n", opts.warmup, s.window_seconds);
     std::fprintf(f, "  \"window_responses\": %llu,\n  \"total_responses\": %llu,\n  \"total_sent\": %llu,\n",
                  ull(s.window_responses), ull(s.total_responses), ull(s.total_sent));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "engine.hpp"
+#include "udp_engine.hpp"
 
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct summary {
     std::uint64_t total_sent = 0;
     std::uint64_t writes = 0, reads = 0, bytes_read = 0;
     std::uint64_t mismatches = 0, io_errors = 0, connect_errors = 0, unanswered = 0;
+    bool udp = false;                // --udp: the figures are datagrams
+    std::uint64_t lost = 0;          // --udp: datagrams unanswered within the timeout (not errors)
+    std::uint64_t late = 0;          // --udp: echoes that came after their datagram was counted lost
     bool interrupted = false;
     std::string first_error;
     histogram latency;
@@ -36,6 +40,7 @@ struct summary {
 
 /// Adds every shard's figures into `out`.
 void merge(summary& out, const std::vector<shard_state*>& shards);
+void merge(summary& out, const std::vector<udp_shard_state*>& shards);
 
 /// Prints the human summary on stdout.
 void print_summary(const summary& s, const options& opts, const plan& p);
