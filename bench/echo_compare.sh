@@ -7,6 +7,7 @@
 #   bench/echo_compare.sh --nice -20           # as root: run both sides ahead of other work
 #   bench/echo_compare.sh --realtime           # as root: SCHED_FIFO, ahead of everything else
 #   BUILD_DIR=somewhere bench/echo_compare.sh --out results/
+#   bench/echo_compare.sh --ringlet-cmd "CMD ARGS" --baseline-cmd "CMD ARGS"   # other servers in the columns
 #
 # Builds (in BUILD_DIR, default build-bench/, a release build set up like
 # bench/run_core_bench.sh does) examples/echo_server, bench/epoll_echo_server
@@ -44,7 +45,7 @@ cd "$(dirname "$0")/.."
 
 rounds=3 duration=5 warmup=1 connections=50 only="" quick=false niceness=0 realtime=false
 build=${BUILD_DIR:-build-bench}
-out_dir=""
+out_dir="" ringlet_cmd="" baseline_cmd=""
 die_usage() { echo "echo_compare.sh: $1 (see the comment at the top of bench/echo_compare.sh)" >&2; exit 2; }
 while (($# > 0)); do
   case $1 in
@@ -57,6 +58,8 @@ while (($# > 0)); do
     --nice) niceness=${2:?}; shift ;;
     --realtime) realtime=true ;;
     --out) out_dir=${2:?}; shift ;;
+    --ringlet-cmd) ringlet_cmd=${2:?}; shift ;;
+    --baseline-cmd) baseline_cmd=${2:?}; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die_usage "unknown argument \"$1\"" ;;
   esac
@@ -96,6 +99,10 @@ ninja -C "$build" examples/echo_server bench/epoll_echo_server tools/ringlet_loa
 
 ringlet_server=("$build/examples/echo_server" 127.0.0.1:0 --shards 1)
 epoll_server=("$build/bench/epoll_echo_server" 127.0.0.1:0)
+# For comparing variants (bench/stream_fastpath.sh): other commands in the two
+# columns, still labelled "ringlet" and "epoll" in the table.
+if [[ -n $ringlet_cmd ]]; then read -r -a ringlet_server <<<"$ringlet_cmd"; echo "ringlet column: $ringlet_cmd"; fi
+if [[ -n $baseline_cmd ]]; then read -r -a epoll_server <<<"$baseline_cmd"; echo "epoll column:   $baseline_cmd"; fi
 loadgen=$build/tools/ringlet_loadgen
 
 # Each program runs in a session of its own (setsid), so that with --nice

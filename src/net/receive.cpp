@@ -1,85 +1,67 @@
-// net::stream::receive(): recv with a buffer the kernel selects from the
-// shard's provided-buffer ring.
+// net::stream::receive(): a multishot recv on the shard's provided-buffer
+// ring, its queue, and the awaitable that waits on it.
 //
 // Design notes
-// - One ring of kBuffers buffers of kBufferSize bytes per shard, created on
-//   the first receive on that shard and released by a shard exit hook.
-//   liburing 2.3 has no io_uring_setup_buf_ring: the ring memory is mapped
-//   here and registered with io_uring_register_buf_ring.
-// - Single-shot IORING_OP_RECV with IOSQE_BUFFER_SELECT rather than
-//   multishot: it fits the socket_op accounting (close waits for it,
-//   timeouts link to it, a stop cancels it) with no per-connection state, and
-//   an idle connection holds no buffer either way.
-// - The buffer size decides bulk echo: the epoll baseline reads 64 KiB per
-//   wakeup, and echo through read_some into a 16 KiB array made 16 KiB echo
-//   at depth 16 0.31-0.42x of it. With receive() and 64 KiB buffers,
-//   bench/echo_compare.sh --realtime --rounds 3 --duration 3 (same-round
-//   ratio medians, two runs, load average 3-10 from other builds):
-//   64x1 1.055 / 1.028, 64x16 1.051 / 1.024, 1kx16 0.999 / 1.063,
-//   16kx16 0.804 / 0.728, CPU per request at 50k req/s 1.068 / 1.023.
-//   Better than the 16 KiB array on every bulk figure, so kept; 16 KiB echo
-//   still costs ~2x the baseline's CPU per request (8.5 vs 3-4.7 us).
-//   Not yet measured: multishot recv (saves re-arming the poll per read)
-//   and recv bundles (IORING_RECVSEND_BUNDLE, 6.10+).
-// - The kernel answers ENOBUFS when every buffer is leased out at the moment
-//   bytes arrive; the op then retries once into a heap buffer of its own
-//   (io_op::set_retry), so the caller never sees it.
-#include "core/ring.hpp"
-#include "core/shard.hpp"
+// - One ring of kReceiveBuffers buffers of kReceiveBufferSize bytes per shard,
+//   created on the first receive on that shard and released by a shard exit
+//   hook. liburing 2.3 has no io_uring_setup_buf_ring: the ring memory is
+//   mapped here and registered with io_uring_register_buf_ring.
+// - Multishot rather than one single-shot recv with IOSQE_BUFFER_SELECT per
+//   call (the previous design): bench/stream_fastpath.sh, interleaved rounds,
+//   same-round ratio medians multishot / single-shot, 50 connections, one
+//   shard pinned (2-vCPU VM, load average 6-10 from builds):
+//     16 KiB depth 16: 2.10x requests/s (server 4.3 vs 8.9 us per request);
+//     64 B at a fixed 50,000 requests/s: 0.98x server CPU per request;
+//     64 B depth 1 and 16, 1 KiB depth 16: 0.97-1.01x (the load generator
+//     was >= 95 % busy, so those cannot tell the two apart).
+//   A single-shot recv finds a few KiB queued and returns them; the armed
+//   multishot recv takes each arrival as it lands, so the echo's writes stay
+//   large and the kernel works on fewer, larger segments.
+// - Arrivals queue per stream until receive() takes them, each in its own
+//   ring buffer. Small ones taken together are copied into the first's buffer
+//   (up to its size), so a burst of small messages costs one lease and one
+//   write, as a single recv of everything would have.
+// - The kernel ends the multishot recv with ENOBUFS when every buffer is out
+//   at the moment bytes arrive; then one plain recv into a heap buffer of the
+//   receiver's own (kFallbackSize) follows, and the next receive() arms the
+//   multishot again. Kernels without multishot recv (before 6.0: EINVAL on
+//   the first completion) or without buffer rings use plain recvs throughout.
+#include "net/stream_receiver.hpp"
 
 #include <ringlet/net/receive.hpp>
-#include <ringlet/net/socket.hpp>
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <cassert>
 #include <cerrno>
+#include <cstring>
 #include <new>
 #include <utility>
 
 namespace ringlet::net {
 namespace detail {
 
-constexpr unsigned kBuffers = 128;              // a power of two
-constexpr unsigned kBufferSize = 64 * 1024;
-constexpr std::size_t kFallbackSize = 16 * 1024;
-constexpr std::uint16_t kGroup = 0x1000;        // one per ring; UDP uses 0x4000 and up
-
-class receive_pool {
-public:
-    /// The calling shard's pool (created on first use), or nullptr off a
-    /// shard or when the kernel has no buffer rings.
-    static receive_pool* current() noexcept;
-
-    std::byte* buffer(unsigned id) const noexcept { return buffers_ + std::size_t{id} * kBufferSize; }
-    void give_back(std::uint16_t id) noexcept {
-        io_uring_buf_ring_add(ring_, buffer(id), kBufferSize, id, io_uring_buf_ring_mask(kBuffers), 0);
-        io_uring_buf_ring_advance(ring_, 1);
-    }
-    ~receive_pool();
-
-private:
-    int setup(io_uring* ring) noexcept;
-
-    io_uring* registered_on_ = nullptr;
-    io_uring_buf_ring* ring_ = nullptr;
-    std::byte* buffers_ = nullptr;
-};
+constexpr std::uint16_t kGroup = 0x1000;  // one per ring; UDP uses 0x4000 and up
 
 namespace {
 
-constexpr std::size_t ring_bytes = sizeof(io_uring_buf) * kBuffers;
-constexpr std::size_t buffer_bytes = std::size_t{kBuffers} * kBufferSize;
+constexpr std::size_t ring_bytes = sizeof(io_uring_buf) * kReceiveBuffers;
+constexpr std::size_t buffer_bytes = std::size_t{kReceiveBuffers} * kReceiveBufferSize;
 
-// 0: not tried on this shard yet; 1: tried, unavailable.
 thread_local receive_pool* shard_pool = nullptr;
-thread_local bool pool_unavailable = false;
+thread_local bool pool_unavailable = false;  // tried on this shard: no buffer rings
+
+ringlet::detail::shard* current_shard() noexcept { return ringlet::detail::shard::current(); }
 
 }  // namespace
+
+// --- receive_pool ----------------------------------------------------------------
 
 receive_pool* receive_pool::current() noexcept {
     if (shard_pool) return shard_pool;
     if (pool_unavailable) return nullptr;
-    auto* shard = ringlet::detail::shard::current();
+    auto* shard = current_shard();
     if (!shard) return nullptr;
     auto* pool = new (std::nothrow) receive_pool;
     if (!pool || pool->setup(shard->io().raw()) != 0) {
@@ -111,22 +93,200 @@ int receive_pool::setup(io_uring* ring) noexcept {
     io_uring_buf_ring_init(ring_);
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<std::uint64_t>(ring_);
-    reg.ring_entries = kBuffers;
+    reg.ring_entries = kReceiveBuffers;
     reg.bgid = kGroup;
     if (int rc = io_uring_register_buf_ring(ring, &reg, 0); rc != 0) return rc;
     registered_on_ = ring;
-    for (unsigned id = 0; id < kBuffers; ++id) {
-        io_uring_buf_ring_add(ring_, buffer(id), kBufferSize, static_cast<std::uint16_t>(id),
-                              io_uring_buf_ring_mask(kBuffers), static_cast<int>(id));
+    for (unsigned id = 0; id < kReceiveBuffers; ++id) {
+        io_uring_buf_ring_add(ring_, buffer(id), kReceiveBufferSize, static_cast<std::uint16_t>(id),
+                              io_uring_buf_ring_mask(kReceiveBuffers), static_cast<int>(id));
     }
-    io_uring_buf_ring_advance(ring_, kBuffers);
+    io_uring_buf_ring_advance(ring_, kReceiveBuffers);
     return 0;
+}
+
+void receive_pool::give_back(std::uint16_t id) noexcept {
+    io_uring_buf_ring_add(ring_, buffer(id), kReceiveBufferSize, id, io_uring_buf_ring_mask(kReceiveBuffers), 0);
+    io_uring_buf_ring_advance(ring_, 1);
 }
 
 receive_pool::~receive_pool() {
     if (registered_on_) io_uring_unregister_buf_ring(registered_on_, kGroup);
     if (buffers_) ::munmap(buffers_, buffer_bytes);
     if (ring_) ::munmap(ring_, ring_bytes);
+}
+
+// --- stream_receiver -------------------------------------------------------------
+
+void prepare_stream_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
+    stream_receiver& r = *static_cast<stream_recv&>(op).owner;
+    if (r.how_ == stream_receiver::mode::multishot && !r.plain_once_) {
+        io_uring_prep_recv_multishot(sqe, r.fd, nullptr, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = kGroup;
+    } else {
+        io_uring_prep_recv(sqe, r.fd, r.plain_buffer_.get(), kFallbackSize, 0);
+    }
+}
+
+namespace {
+
+void stream_recv_done(ringlet::detail::io_op& op, int res, std::uint32_t flags, bool more) noexcept {
+    static_cast<stream_recv&>(op).owner->on_completion(res, flags, more);
+}
+
+}  // namespace
+
+stream_recv::stream_recv(stream_receiver& r) noexcept : io_op(&prepare_stream_recv), owner(&r) {
+    set_completion(&stream_recv_done);
+}
+
+stream_receiver::stream_receiver(int fd_) noexcept
+    : fd(fd_), op_(*this), pool_(receive_pool::current()), how_(pool_ ? mode::multishot : mode::plain) {}
+
+stream_receiver::~stream_receiver() { drop_queue(); }
+
+std::error_code stream_receiver::ensure_armed() noexcept {
+    if (armed_) return {};
+    if (closing || orphaned_) return make_error_code(errc::operation_canceled);
+    ringlet::detail::shard* here = current_shard();
+    if (!here) return make_error_code(errc::not_on_shard);
+    assert((!home_ || home_ == here) && "stream::receive() used from two shards");
+    home_ = here;
+    const bool plain = how_ == mode::plain || plain_once_;
+    if (plain) {
+        if (plain_queued_) return {};  // its one buffer still holds bytes nobody took
+        if (!plain_buffer_) {
+            plain_buffer_.reset(new (std::nothrow) std::byte[kFallbackSize]);
+            if (!plain_buffer_) return std::make_error_code(std::errc::not_enough_memory);
+        }
+    }
+    armed_plain_ = plain;
+    cancel_sent_ = false;
+    if (!op_.start(std::noop_coroutine(), here->root_token())) return op_.outcome().error();
+    armed_ = true;
+    return {};
+}
+
+void stream_receiver::push(entry e) {
+    if (count_ == queue_.size()) {
+        std::vector<entry> bigger(std::max<std::size_t>(4, queue_.size() * 2));
+        for (std::uint32_t i = 0; i < count_; ++i) bigger[i] = queue_[(head_ + i) % queue_.size()];
+        queue_.swap(bigger);
+        head_ = 0;
+    }
+    queue_[(head_ + count_) % queue_.size()] = e;
+    ++count_;
+}
+
+stream_receiver::entry stream_receiver::pop() noexcept {
+    const entry e = queue_[head_];
+    head_ = static_cast<std::uint32_t>((head_ + 1) % queue_.size());
+    --count_;
+    return e;
+}
+
+void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noexcept {
+    if (!more) {
+        armed_ = false;
+        op_.deregister();
+    }
+    const bool has_buffer = (flags & IORING_CQE_F_BUFFER) != 0;
+    const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+    if (orphaned_) {
+        if (has_buffer) pool_->give_back(id);
+        if (!more) delete this;
+        return;
+    }
+    try {
+        if (armed_plain_) {
+            plain_once_ = false;
+            if (res != -ECANCELED) push({res, 0, true});
+            plain_queued_ = res > 0;
+        } else if (has_buffer) {
+            saw_bytes_ = true;
+            push({res, id, false});
+        } else if (res == -ENOBUFS) {
+            plain_once_ = true;  // every buffer is out: the bytes wait in the socket
+        } else if (res == -EINVAL && !saw_bytes_ && !more) {
+            how_ = mode::plain;  // a kernel without multishot recv
+        } else if (res != -ECANCELED) {
+            push({res, 0, false});  // end of stream (0) or the connection's error
+        }
+    } catch (const std::bad_alloc&) {
+        // The queue could not grow: give the bytes back rather than lose track of the buffer.
+        if (has_buffer) pool_->give_back(id);
+        if (waiter) waiter->wake(std::make_error_code(std::errc::not_enough_memory));
+    }
+    if (!more && close_waiter_) current_shard()->schedule(std::exchange(close_waiter_, {}));
+    if (!waiter) return;
+    if (count_ > 0) return waiter->wake();
+    if (armed_) return;
+    if (closing || res == -ECANCELED) return waiter->wake(make_error_code(errc::operation_canceled));
+    if (std::error_code e = ensure_armed()) waiter->wake(e);  // after ENOBUFS or EINVAL: go on plainly
+}
+
+result<received> stream_receiver::take() noexcept {
+    const entry e = pop();
+    received out;
+    if (e.res < 0) return unexpected{errno_code(-e.res)};
+    if (e.res == 0) return out;  // end of stream
+    out.size_ = static_cast<std::size_t>(e.res);
+    if (e.plain) {
+        plain_queued_ = false;
+        out.data_ = plain_buffer_.get();
+        out.owned_ = std::move(plain_buffer_);
+        return out;
+    }
+    out.pool_ = pool_;
+    out.id_ = e.id;
+    out.data_ = pool_->buffer(e.id);
+    // Small pieces right behind it join it (one lease, one write for the caller).
+    while (count_ > 0) {
+        const entry& next = queue_[head_];
+        if (next.plain || next.res <= 0 || out.size_ + static_cast<std::size_t>(next.res) > kReceiveBufferSize) break;
+        std::memcpy(out.data_ + out.size_, pool_->buffer(next.id), static_cast<std::size_t>(next.res));
+        out.size_ += static_cast<std::size_t>(next.res);
+        pool_->give_back(next.id);
+        (void)pop();
+    }
+    return out;
+}
+
+void stream_receiver::keep_receiving() noexcept {
+    if (!armed_ && how_ == mode::multishot && !closing) (void)ensure_armed();
+}
+
+void stream_receiver::cancel() noexcept {
+    if (!armed_ || cancel_sent_ || current_shard() != home_) return;
+    cancel_sent_ = true;
+    home_->io().cancel(op_.user_data_);
+}
+
+void stream_receiver::begin_close() noexcept {
+    closing = true;
+    cancel();
+}
+
+void stream_receiver::drop_queue() noexcept {
+    // The pool outlives its shard's receivers unless a stream outlives the runtime.
+    const bool pool_alive = pool_ && pool_ == shard_pool;
+    while (count_ > 0) {
+        const entry e = pop();
+        if (!e.plain && e.res > 0 && pool_alive) pool_->give_back(e.id);
+    }
+}
+
+void stream_receiver::abandon(stream_receiver* r) noexcept {
+    if (!r) return;
+    assert(!r->waiter && "net::stream destroyed while a task waits in receive()");
+    if (!r->armed_) {
+        delete r;
+        return;
+    }
+    r->orphaned_ = true;
+    r->drop_queue();
+    r->cancel();  // elsewhere than its shard the ring cannot be touched; the runtime's stop ends it
 }
 
 }  // namespace detail
@@ -163,50 +323,120 @@ void received::release() noexcept {
 
 namespace {
 
-void prepare_receive(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
-    auto& self = static_cast<receive_op&>(op);
-    if (self.pool) {
-        io_uring_prep_recv(sqe, self.fd(), nullptr, detail::kBufferSize, 0);
-        sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = detail::kGroup;
-    } else {
-        io_uring_prep_recv(sqe, self.fd(), self.owned.get(), self.owned ? detail::kFallbackSize : 0, 0);
-    }
+void prepare_timer(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
+    io_uring_prep_timeout(sqe, reinterpret_cast<__kernel_timespec*>(op.timespec_), 0, IORING_TIMEOUT_ABS);
 }
 
-bool retry_without_pool(ringlet::detail::io_op& op, int res, std::uint32_t /*flags*/) noexcept {
-    auto& self = static_cast<receive_op&>(op);
-    if (res != -ENOBUFS || !self.pool) return false;
-    self.owned.reset(new (std::nothrow) std::byte[detail::kFallbackSize]);
-    if (!self.owned) return false;
-    self.pool = nullptr;
-    self.resubmit();
-    return true;
+void timer_done(ringlet::detail::io_op& op, int, std::uint32_t, bool more) noexcept {
+    if (!more) static_cast<receive_op::timer&>(op).owner->on_timer();
 }
 
 }  // namespace
 
-receive_op::receive_op(socket& owner, timeout limit)
-    : socket_op(&prepare_receive, owner, limit), pool(detail::receive_pool::current()) {
-    if (!pool) owned = std::make_unique_for_overwrite<std::byte[]>(detail::kFallbackSize);
-    else set_retry(&retry_without_pool);
+receive_op::timer::timer(receive_op& op) noexcept : io_op(&prepare_timer), owner(&op) { set_completion(&timer_done); }
+
+receive_op::receive_op(detail::stream_receiver* receiver, timeout limit, std::error_code refused) noexcept
+    : stop_callback_base(&on_stop), receiver_(receiver), error_(refused), limit_(limit), timer_(*this) {
+    if (!receiver_ && !error_) error_ = std::make_error_code(std::errc::bad_file_descriptor);
+}
+
+receive_op::~receive_op() { assert(!waiting_ && !timer_armed_ && "receive() abandoned while in flight"); }
+
+bool receive_op::await_ready() noexcept {
+    if (error_) return true;
+    detail::stream_receiver* r = receiver_;
+    if (r->closing) {
+        error_ = make_error_code(errc::operation_canceled);
+        return true;
+    }
+    if (r->waiter) {
+        error_ = std::make_error_code(std::errc::device_or_resource_busy);
+        return true;
+    }
+    if (limit_.is_absolute() && clock::now() >= limit_.deadline()) {
+        error_ = make_error_code(errc::timed_out);  // a passed deadline fails even a ready receive
+        return true;
+    }
+    return r->has_queued();
+}
+
+bool receive_op::suspend(std::coroutine_handle<> waiter, const stop_token& token) noexcept {
+    if (!ringlet::detail::shard::current()) {
+        error_ = make_error_code(errc::not_on_shard);
+        return false;
+    }
+    if (token.stop_requested()) {
+        error_ = make_error_code(errc::operation_canceled);
+        return false;
+    }
+    if (std::error_code e = receiver_->ensure_armed()) {
+        error_ = e;
+        return false;
+    }
+    if (receiver_->has_queued()) return false;
+    waiter_ = waiter;
+    waiting_ = true;
+    receiver_->waiter = this;
+    register_with(token);
+    if (limit_.is_set()) {
+        const std::int64_t ns = limit_.deadline().time_since_epoch().count();
+        timer_.timespec_[0] = ns / 1'000'000'000;
+        timer_.timespec_[1] = ns % 1'000'000'000;
+        timer_armed_ = timer_.start(std::noop_coroutine(), {});
+    }
+    return true;
+}
+
+void receive_op::wake(std::error_code error) noexcept {
+    if (!waiting_) return;
+    waiting_ = false;
+    receiver_->waiter = nullptr;
+    error_ = error;
+    deregister();
+    if (timer_armed_ && !timer_cancelled_) {
+        timer_cancelled_ = true;
+        ringlet::detail::shard::current()->io().cancel(timer_.user_data_);
+    }
+    resume_if_done();
+}
+
+void receive_op::on_timer() noexcept {
+    timer_armed_ = false;
+    if (waiting_) {
+        waiting_ = false;
+        receiver_->waiter = nullptr;
+        error_ = make_error_code(errc::timed_out);
+        deregister();
+    }
+    resume_if_done();
+}
+
+void receive_op::on_stop(stop_callback_base* self) noexcept {
+    auto* op = static_cast<receive_op*>(self);
+    if (op->waiting_) {
+        op->waiting_ = false;
+        op->receiver_->waiter = nullptr;
+        op->error_ = make_error_code(errc::operation_canceled);
+    }
+    if (op->timer_armed_ && !op->timer_cancelled_) {
+        op->timer_cancelled_ = true;
+        ringlet::detail::shard::current()->io().cancel(op->timer_.user_data_);
+    }
+    op->resume_if_done();
+}
+
+void receive_op::resume_if_done() noexcept {
+    if (waiting_ || timer_armed_ || resumed_) return;
+    resumed_ = true;
+    ringlet::detail::shard::current()->schedule(waiter_);
 }
 
 result<received> receive_op::await_resume() noexcept {
-    auto r = finish();
-    received out;
-    const std::uint32_t flags = cqe_flags();
-    if (pool && (flags & IORING_CQE_F_BUFFER)) {
-        // Even on an error the buffer (if the kernel picked one) goes back.
-        out.pool_ = pool;
-        out.id_ = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-        out.data_ = pool->buffer(out.id_);
-    } else if (owned) {
-        out.data_ = owned.get();
-        out.owned_ = std::move(owned);
-    }
-    if (!r) return unexpected{r.error()};
-    out.size_ = static_cast<std::size_t>(*r);
+    if (error_) return unexpected{error_};
+    auto out = receiver_->take();
+    // Keep the recv armed while the caller works on these bytes (it ended on
+    // ENOBUFS, or this was end of stream: then the next receive re-arms).
+    if (out && !out->empty()) receiver_->keep_receiving();
     return out;
 }
 

@@ -34,6 +34,7 @@ namespace ringlet::net {
 namespace detail {
 
 bool socket_op::begin(std::coroutine_handle<> waiter, const stop_token& token) noexcept {
+    if (refused_) return false;
     if (owner_->fd_ < 0) {
         refused_ = std::make_error_code(std::errc::bad_file_descriptor);
         return false;

@@ -7,11 +7,15 @@
 // - write_vectored keeps its iovec array in the coroutine frame for up to
 //   `inline_parts` buffers (no allocation for the common header+body case)
 //   and advances through it in place after short writes.
+#include "net/stream_receiver.hpp"
+
 #include <ringlet/net/stream.hpp>
 
 #include <climits>
 #include <algorithm>
 #include <array>
+#include <new>
+#include <utility>
 #include <vector>
 
 namespace ringlet::net {
@@ -49,21 +53,62 @@ void stream::set_read_deadline(timeout when) noexcept { read_deadline_ = when.de
 
 void stream::set_write_deadline(timeout when) noexcept { write_deadline_ = when.deadline(); }
 
-receive_op stream::receive(timeout limit) { return receive_op{socket_, read_limit(limit)}; }
+// --- lifetime, and the receiver behind receive() ---------------------------------
+
+stream::stream(stream&& other) noexcept
+    : socket_(std::move(other.socket_)),
+      receiver_(std::exchange(other.receiver_, nullptr)),
+      read_deadline_(other.read_deadline_),
+      write_deadline_(other.write_deadline_) {}
+
+stream& stream::operator=(stream&& other) noexcept {
+    if (this != &other) {
+        detail::stream_receiver::abandon(std::exchange(receiver_, std::exchange(other.receiver_, nullptr)));
+        socket_ = std::move(other.socket_);
+        read_deadline_ = other.read_deadline_;
+        write_deadline_ = other.write_deadline_;
+    }
+    return *this;
+}
+
+// The receiver goes first: its armed recv is cancelled before the descriptor closes.
+stream::~stream() { detail::stream_receiver::abandon(receiver_); }
+
+task<result<void>> stream::close() {
+    if (receiver_ && !receiver_->closing) {
+        receiver_->begin_close();
+        // Its last completion also ends a receive() waiting in another task.
+        co_await detail::stream_receiver::close_wait{*receiver_};
+        detail::stream_receiver::abandon(std::exchange(receiver_, nullptr));
+    }
+    co_return co_await socket_.close();
+}
+
+receive_op stream::receive(timeout limit) {
+    if (!socket_.is_open()) return receive_op{nullptr, limit};
+    if (!receiver_) receiver_ = new (std::nothrow) detail::stream_receiver(socket_.fd());
+    if (!receiver_) return receive_op{nullptr, limit, std::make_error_code(std::errc::not_enough_memory)};
+    return receive_op{receiver_, read_limit(limit)};
+}
+
+std::error_code stream::read_refusal() const noexcept {
+    if (receiver_) return std::make_error_code(std::errc::device_or_resource_busy);
+    return {};
+}
 
 recv_op stream::read_some(std::span<std::byte> buffer, timeout limit) noexcept {
-    return socket_.recv(buffer, read_limit(limit));
+    return recv_op{socket_, buffer, 0, read_limit(limit), read_refusal()};
 }
 
 recv_op stream::read_some(std::span<char> buffer, timeout limit) noexcept {
-    return socket_.recv(as_writable_bytes(buffer), read_limit(limit));
+    return recv_op{socket_, as_writable_bytes(buffer), 0, read_limit(limit), read_refusal()};
 }
 
 task<result<void>> stream::read_exact(std::span<std::byte> buffer, timeout limit) {
     const timeout until = as_deadline(read_limit(limit));
     std::size_t done = 0;
     while (done < buffer.size()) {
-        auto n = co_await socket_.recv(buffer.subspan(done), until);
+        auto n = co_await read_some(buffer.subspan(done), until);
         if (!n) co_return unexpected{n.error()};
         if (*n == 0) co_return unexpected{errc::end_of_stream};
         done += *n;
@@ -85,7 +130,7 @@ task<result<std::string>> stream::read_to_end(std::size_t max_bytes, timeout lim
         const std::size_t want = room >= chunk ? chunk : room + 1;
         const std::size_t old = out.size();
         out.resize(old + want);
-        auto n = co_await socket_.recv(as_writable_bytes(std::span{out}.subspan(old)), until);
+        auto n = co_await read_some(as_writable_bytes(std::span{out}.subspan(old)), until);
         if (!n) co_return unexpected{n.error()};
         out.resize(old + *n);
         if (*n == 0) co_return out;

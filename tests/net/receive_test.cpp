@@ -119,3 +119,92 @@ TEST(Receive, BulkTransferChecksumMatches) {
         EXPECT_EQ(h, fnv1a(as_bytes(data)));
     });
 }
+
+// What arrives while nobody receives waits in the stream's queue: a timed-out
+// receive loses nothing, and small pieces sent apart come out joined, in order.
+TEST(Receive, BytesArrivingBetweenReceivesQueueAndJoin) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        auto [a, b] = co_await tcp_pair();
+        CO_ASSERT_OK(a.set_nodelay(true));
+        auto none = co_await b.receive(20ms);  // arms the multishot recv
+        EXPECT_FALSE(none);
+        if (!none) { EXPECT_EQ(none.error(), errc::timed_out); }
+        for (const char* piece : {"one ", "two ", "three"}) {
+            CO_ASSERT_OK(co_await a.write_all(piece));
+            (void)co_await sleep_for(5ms);  // separate segments, separate completions
+        }
+        std::string seen;
+        for (int i = 0; i < 3 && seen.size() < 13; ++i) {
+            auto got = co_await b.receive(2s);
+            CO_ASSERT_OK(got);
+            seen += got->text();
+        }
+        EXPECT_EQ(seen, "one two three");
+        CO_ASSERT_OK(co_await a.close());
+        auto end = co_await b.receive(2s);
+        CO_ASSERT_OK(end);
+        EXPECT_TRUE(end->empty());
+        auto again = co_await b.receive(2s);  // end of stream stays end of stream
+        CO_ASSERT_OK(again);
+        EXPECT_TRUE(again->empty());
+    });
+}
+
+// The armed receive would take bytes from under read_some, so once receive()
+// has been used the plain reads are refused rather than racing it; so is a
+// second receive() while one waits.
+TEST(Receive, ReadSomeAfterReceiveAndTwoReceivesAreRefused) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        auto [a, b] = co_await tcp_pair();
+        CO_ASSERT_OK(co_await a.write_all("x"));
+        auto got = co_await b.receive(2s);
+        CO_ASSERT_OK(got);
+        EXPECT_EQ(got->text(), "x");
+        char buf[8];
+        auto n = co_await b.read_some(buf, 1s);
+        EXPECT_FALSE(n);
+        if (!n) { EXPECT_EQ(n.error(), std::errc::device_or_resource_busy); }
+        auto exact = co_await b.read_exact(buf, 1s);
+        EXPECT_FALSE(exact);
+
+        task_group g;
+        result<net::received> first = unexpected{errc::not_on_shard};
+        g.spawn([](net::stream& s, result<net::received>& out) -> task<void> { out = co_await s.receive(2s); }(b, first));
+        (void)co_await sleep_for(10ms);
+        auto second = co_await b.receive(1s);
+        EXPECT_FALSE(second);
+        if (!second) { EXPECT_EQ(second.error(), std::errc::device_or_resource_busy); }
+        CO_ASSERT_OK(co_await a.write_all("y"));
+        co_await g.wait();
+        CO_ASSERT_OK(first);
+        EXPECT_EQ(first->text(), "y");
+    });
+}
+
+// A stream moved after its first receive keeps receiving; one destroyed with
+// its receive armed (and bytes queued) frees everything (ASan checks) and the
+// peer sees the connection end.
+TEST(Receive, MovedAndDestroyedStreamsWithArmedReceive) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        auto [a, b] = co_await tcp_pair();
+        CO_ASSERT_OK(co_await a.write_all("before"));
+        auto got = co_await b.receive(2s);
+        CO_ASSERT_OK(got);
+        EXPECT_EQ(got->text(), "before");
+        tcp::stream moved = std::move(b);
+        CO_ASSERT_OK(co_await a.write_all("after"));
+        auto later = co_await moved.receive(2s);
+        CO_ASSERT_OK(later);
+        EXPECT_EQ(later->text(), "after");
+        CO_ASSERT_OK(co_await a.write_all("queued, never taken"));
+        (void)co_await sleep_for(10ms);
+        { tcp::stream gone = std::move(moved); }  // destroyed: receive armed, bytes queued
+        char buf[16];
+        auto end = co_await a.read_some(buf, 2s);
+        CO_ASSERT_OK(end);  // a FIN: the receiver had taken those bytes off the socket
+        EXPECT_EQ(*end, 0u);
+    });
+}

@@ -60,7 +60,6 @@ std::size_t pattern::check(std::uint64_t conn, std::uint64_t seq, std::size_t fr
 
 namespace {
 
-constexpr std::size_t read_buffer_size = 64 * 1024;
 
 bool is_unix(const net::address& a) {
     return a.family() == net::address_family::unix_path || a.family() == net::address_family::unix_abstract;
@@ -215,15 +214,18 @@ bool consume(shard_state& s, connection& c, const std::byte* data, std::size_t n
 ringlet::task<void> reader(shard_state& s, connection& c) {
     const plan& p = *s.run;
     for (;;) {
-        auto n = co_await c.stream.read_some(std::span<std::byte>{c.rx});
-        if (!n) {
-            if (n.error() != ringlet::errc::operation_canceled && !c.broken) {
+        // receive(): the stream's multishot recv, so the load generator pays
+        // no submission per read (it must cost less per request than the
+        // servers it measures).
+        auto got = co_await c.stream.receive();
+        if (!got) {
+            if (got.error() != ringlet::errc::operation_canceled && !c.broken) {
                 c.broken = true;
-                note_error(s.stats, s.stats.io_errors, "recv: " + n.error().message());
+                note_error(s.stats, s.stats.io_errors, "recv: " + got.error().message());
             }
             break;
         }
-        if (*n == 0) {
+        if (got->empty()) {
             if (c.answered < c.sent && !c.broken) {
                 c.broken = true;
                 note_error(s.stats, s.stats.io_errors, "the server closed a connection with requests in flight");
@@ -231,9 +233,9 @@ ringlet::task<void> reader(shard_state& s, connection& c) {
             break;
         }
         ++s.stats.reads;
-        s.stats.bytes_read += *n;
+        s.stats.bytes_read += got->size();
         const auto now = clock::now();
-        if (!consume(s, c, c.rx.data(), *n, now)) {
+        if (!consume(s, c, got->data(), got->size(), now)) {
             c.broken = true;
             note_error(s.stats, s.stats.mismatches,
                        "connection " + std::to_string(c.id) + ": the echo of request " + std::to_string(c.answered) +
@@ -324,9 +326,6 @@ ringlet::task<bool> connect_shard(shard_state& s) {
             c->stream = std::move(*r);
         }
         if (opts.requests > 0) c->quota = opts.requests / opts.connections + (id < opts.requests % opts.connections);
-        // Never more than depth × size bytes are on their way back, so a
-        // bigger buffer would not make reads bigger, only idle memory.
-        c->rx.resize(std::clamp<std::size_t>(std::size_t{p.depth} * opts.size, 4096, read_buffer_size));
         if (!p.open_loop()) c->sent_at.resize(p.depth);
         if (p.vectored) {
             c->iov.resize(2 * p.batch);

@@ -96,7 +96,6 @@ struct connection {
     bool broken = false;                   // an error ended it: close instead of draining
     std::coroutine_handle<> writer_idle;   // the writer, waiting for credit or its next slot
     std::vector<clock::time_point> sent_at;  // closed loop: send time of request seq % depth
-    std::vector<std::byte> rx;
     std::vector<std::byte> tx;             // a batch of messages (small messages)
     std::vector<iovec> iov;                // a batch as tag + body pairs (large messages)
     std::vector<std::array<std::byte, 8>> tags;  // the tags those iovecs point to

@@ -45,8 +45,9 @@ namespace detail {
 /// while in flight and maps a cancellation by close() to operation_canceled.
 class socket_op : public ringlet::detail::io_op {
 public:
-    socket_op(prepare_fn prepare_step, socket& owner, timeout limit) noexcept
-        : io_op(prepare_step, limit), owner_(&owner) {}
+    /// A non-empty `refused` fails the operation with it, submitting nothing.
+    socket_op(prepare_fn prepare_step, socket& owner, timeout limit, std::error_code refused = {}) noexcept
+        : io_op(prepare_step, limit), owner_(&owner), refused_(refused) {}
 
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> waiter) noexcept {
@@ -75,7 +76,8 @@ private:
 /// an empty buffer). @see io_uring_prep_recv(3), IORING_OP_RECV, recv(2)
 class [[nodiscard]] recv_op final : public detail::socket_op {
 public:
-    recv_op(socket& owner, std::span<std::byte> buffer, int flags, timeout limit) noexcept;
+    recv_op(socket& owner, std::span<std::byte> buffer, int flags, timeout limit,
+            std::error_code refused = {}) noexcept;
     result<std::size_t> await_resume() noexcept;
 
     std::span<std::byte> buffer;

@@ -6,13 +6,22 @@
 //     co_await conn.write_all(got->bytes());         // the lease ends with `got`
 //
 // Each shard owns one ring of provided buffers (IORING_REGISTER_PBUF_RING,
-// kernel 5.19+). A pending receive holds no buffer: the kernel picks one only
-// when bytes arrive, so an idle connection costs no receive memory, and one
-// receive can take up to a whole buffer (64 KiB) in one go. The lease gives the
-// buffer back when it is destroyed or release()d. Where the kernel has no
-// buffer rings, or the shard's buffers are all leased out at that moment, the
-// receive reads into a heap buffer of its own instead (16 KiB); callers see no
-// difference.
+// kernel 5.19+). A stream's first receive() arms one multishot recv
+// (IORING_RECV_MULTISHOT, kernel 6.0+) that stays armed: whenever bytes
+// arrive the kernel puts them in a buffer of the ring and posts them, and the
+// stream queues them until receive() hands them out. An idle connection holds
+// no buffer; bytes that arrived while nobody was receiving wait in the queue
+// (in ring buffers), never lost. Small pieces queued back to back come out as
+// one lease (copied together, up to a buffer's 64 KiB).
+//
+// Where the kernel has no buffer rings or multishot recv, or the shard's
+// buffers are all leased out when bytes arrive, a receive reads into a heap
+// buffer of its own instead (16 KiB); callers see no difference.
+//
+// Mixing: once receive() has been used on a stream, read_some() and the reads
+// built on it are refused (std::errc::device_or_resource_busy) — the armed
+// receive would otherwise take bytes in between. One receive() at a time per
+// stream (a second concurrent one is refused the same way).
 //
 // Thread safety: a lease belongs to the shard that received it; release it
 // (or let it go) on that shard, before the runtime stops.
@@ -20,6 +29,8 @@
 
 #include <ringlet/core/result.hpp>
 #include <ringlet/core/time.hpp>
+#include <ringlet/core/io_op.hpp>
+#include <ringlet/core/stop.hpp>
 #include <ringlet/net/ops.hpp>
 
 #include <cstddef>
@@ -27,11 +38,13 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <system_error>
 
 namespace ringlet::net {
 
 namespace detail {
 class receive_pool;
+class stream_receiver;
 }  // namespace detail
 
 /// The bytes of one receive, leased from the shard's buffer ring (or owned,
@@ -57,7 +70,7 @@ public:
     void release() noexcept;
 
 private:
-    friend class receive_op;
+    friend class detail::stream_receiver;
     std::byte* data_ = nullptr;
     std::size_t size_ = 0;
     detail::receive_pool* pool_ = nullptr;  // set while data_ is a pool buffer
@@ -65,19 +78,55 @@ private:
     std::unique_ptr<std::byte[]> owned_;    // the fallback path's buffer
 };
 
-/// recv(2) into a buffer the kernel selects from the shard's ring
-/// (IOSQE_BUFFER_SELECT): yields the lease, empty at end of stream. Errors and
-/// cancellation as every socket operation (net/ops.hpp); a receive cancelled
-/// after bytes arrived still yields them.
-/// @see io_uring_prep_recv(3), io_uring_register_buf_ring(3), IORING_OP_RECV
-class [[nodiscard]] receive_op final : public detail::socket_op {
+/// Waits for the stream's next bytes (see the file comment): yields the
+/// lease, empty at end of stream. Outcomes as every socket operation
+/// (net/ops.hpp): errc::timed_out, errc::operation_canceled (task stopped, or
+/// the stream closed), the connection's errno (std::errc::connection_reset,
+/// ...). A receive that times out or is cancelled loses nothing: bytes that
+/// arrive later wait for the next receive().
+/// @see io_uring_prep_recv_multishot(3), io_uring_register_buf_ring(3)
+class [[nodiscard]] receive_op final : public stop_callback_base {
 public:
-    receive_op(socket& owner, timeout limit);
+    /// `receiver` null: refused with `refused` (or bad_file_descriptor).
+    receive_op(detail::stream_receiver* receiver, timeout limit, std::error_code refused = {}) noexcept;
+    receive_op(const receive_op&) = delete;
+    receive_op& operator=(const receive_op&) = delete;
+    ~receive_op();
+
+    bool await_ready() noexcept;
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> waiter) noexcept {
+        return suspend(waiter, ringlet::detail::token_of(waiter));
+    }
     result<received> await_resume() noexcept;
 
-    // --- used by the prepare step ---
-    detail::receive_pool* pool = nullptr;  // null: read into `owned`
-    std::unique_ptr<std::byte[]> owned;
+    // --- used by the receiver (src/net/receive.cpp) ---
+    bool suspend(std::coroutine_handle<> waiter, const stop_token& token) noexcept;
+    /// Ends the wait with `error` (none: bytes or end of stream are queued).
+    void wake(std::error_code error = {}) noexcept;
+    void on_timer() noexcept;
+
+    /// The timer of a receive with a limit (an IORING_OP_TIMEOUT of its own:
+    /// the armed recv must outlive the wait, so it cannot be a linked timeout).
+    class timer final : public ringlet::detail::io_op {
+    public:
+        explicit timer(receive_op& owner) noexcept;
+        receive_op* owner;
+    };
+
+private:
+    static void on_stop(stop_callback_base* self) noexcept;
+    void resume_if_done() noexcept;
+
+    detail::stream_receiver* receiver_;
+    std::error_code error_;
+    timeout limit_;
+    timer timer_;
+    std::coroutine_handle<> waiter_;
+    bool waiting_ = false;
+    bool timer_armed_ = false;
+    bool timer_cancelled_ = false;
+    bool resumed_ = false;
 };
 
 }  // namespace ringlet::net

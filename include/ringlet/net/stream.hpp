@@ -65,6 +65,9 @@ public:
     stream() noexcept = default;
     /// Takes a connected SOCK_STREAM socket.
     explicit stream(net::socket connected) noexcept : socket_(std::move(connected)) {}
+    stream(stream&& other) noexcept;
+    stream& operator=(stream&& other) noexcept;
+    ~stream();
 
     // --- reading -----------------------------------------------------------
 
@@ -124,7 +127,7 @@ public:
     [[nodiscard]] shutdown_op shutdown(shutdown_how how = shutdown_how::both) noexcept;
 
     /// Cancels all in-flight operations, waits for them, closes. @see socket::close
-    [[nodiscard]] task<result<void>> close() { return socket_.close(); }
+    [[nodiscard]] task<result<void>> close();
 
     // --- deadlines ---------------------------------------------------------
 
@@ -159,7 +162,11 @@ protected:
 private:
     task<result<void>> send_iovecs(std::span<iovec> parts, timeout limit);
 
+    /// What receive() would race with: read_some after receive() is refused.
+    [[nodiscard]] std::error_code read_refusal() const noexcept;
+
     net::socket socket_;
+    detail::stream_receiver* receiver_ = nullptr;  // created by the first receive()
     clock::time_point read_deadline_ = clock::time_point::max();
     clock::time_point write_deadline_ = clock::time_point::max();
 };

@@ -13,8 +13,8 @@ void prepare_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
 
 }  // namespace
 
-recv_op::recv_op(socket& owner, std::span<std::byte> buffer_, int flags_, timeout limit) noexcept
-    : socket_op(&prepare_recv, owner, limit), buffer(buffer_), flags(flags_) {}
+recv_op::recv_op(socket& owner, std::span<std::byte> buffer_, int flags_, timeout limit, std::error_code refused) noexcept
+    : socket_op(&prepare_recv, owner, limit, refused), buffer(buffer_), flags(flags_) {}
 
 result<std::size_t> recv_op::await_resume() noexcept {
     auto r = finish();
