@@ -415,7 +415,9 @@ TEST(ResolveServer, SilentServerTimesOutWhileTheShardKeepsServing) {
         EXPECT_GE(elapsed, 1s);
         EXPECT_LT(elapsed, 1s + 700ms);
         EXPECT_GT(round_trips, 100) << "the shard stopped serving while resolving";
-        EXPECT_LT(longest_gap, 200ms);
+        // A resolver that blocked the shard would show one gap of the whole
+        // 1 s timeout; 500 ms leaves room for a machine busy with other work.
+        EXPECT_LT(longest_gap, 500ms);
     });
     close(pair[0]);
     close(pair[1]);
