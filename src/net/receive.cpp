@@ -321,43 +321,24 @@ void received::release() noexcept {
 
 // --- receive_op ----------------------------------------------------------------
 
-namespace {
-
-void prepare_timer(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
-    io_uring_prep_timeout(sqe, reinterpret_cast<__kernel_timespec*>(op.timespec_), 0, IORING_TIMEOUT_ABS);
-}
-
-void timer_done(ringlet::detail::io_op& op, int, std::uint32_t, bool more) noexcept {
-    if (!more) static_cast<receive_op::timer&>(op).owner->on_timer();
-}
-
-}  // namespace
-
-receive_op::timer::timer(receive_op& op) noexcept : io_op(&prepare_timer), owner(&op) { set_completion(&timer_done); }
-
 receive_op::receive_op(detail::stream_receiver* receiver, timeout limit, std::error_code refused) noexcept
-    : stop_callback_base(&on_stop), receiver_(receiver), error_(refused), limit_(limit), timer_(*this) {
+    : timed_wait(&detach, refused, limit), receiver_(receiver) {
     if (!receiver_ && !error_) error_ = std::make_error_code(std::errc::bad_file_descriptor);
 }
 
-receive_op::~receive_op() { assert(!waiting_ && !timer_armed_ && "receive() abandoned while in flight"); }
+void receive_op::detach(timed_wait& self) noexcept { static_cast<receive_op&>(self).receiver_->waiter = nullptr; }
 
 bool receive_op::await_ready() noexcept {
     if (error_) return true;
-    detail::stream_receiver* r = receiver_;
-    if (r->closing) {
+    if (receiver_->closing) {
         error_ = make_error_code(errc::operation_canceled);
         return true;
     }
-    if (r->waiter) {
+    if (receiver_->waiter) {
         error_ = std::make_error_code(std::errc::device_or_resource_busy);
         return true;
     }
-    if (limit_.is_absolute() && clock::now() >= limit_.deadline()) {
-        error_ = make_error_code(errc::timed_out);  // a passed deadline fails even a ready receive
-        return true;
-    }
-    return r->has_queued();
+    return deadline_passed() || receiver_->has_queued();
 }
 
 bool receive_op::suspend(std::coroutine_handle<> waiter, const stop_token& token) noexcept {
@@ -374,61 +355,9 @@ bool receive_op::suspend(std::coroutine_handle<> waiter, const stop_token& token
         return false;
     }
     if (receiver_->has_queued()) return false;
-    waiter_ = waiter;
-    waiting_ = true;
     receiver_->waiter = this;
-    register_with(token);
-    if (limit_.is_set()) {
-        const std::int64_t ns = limit_.deadline().time_since_epoch().count();
-        timer_.timespec_[0] = ns / 1'000'000'000;
-        timer_.timespec_[1] = ns % 1'000'000'000;
-        timer_armed_ = timer_.start(std::noop_coroutine(), {});
-    }
+    begin_wait(waiter, token);
     return true;
-}
-
-void receive_op::wake(std::error_code error) noexcept {
-    if (!waiting_) return;
-    waiting_ = false;
-    receiver_->waiter = nullptr;
-    error_ = error;
-    deregister();
-    if (timer_armed_ && !timer_cancelled_) {
-        timer_cancelled_ = true;
-        ringlet::detail::shard::current()->io().cancel(timer_.user_data_);
-    }
-    resume_if_done();
-}
-
-void receive_op::on_timer() noexcept {
-    timer_armed_ = false;
-    if (waiting_) {
-        waiting_ = false;
-        receiver_->waiter = nullptr;
-        error_ = make_error_code(errc::timed_out);
-        deregister();
-    }
-    resume_if_done();
-}
-
-void receive_op::on_stop(stop_callback_base* self) noexcept {
-    auto* op = static_cast<receive_op*>(self);
-    if (op->waiting_) {
-        op->waiting_ = false;
-        op->receiver_->waiter = nullptr;
-        op->error_ = make_error_code(errc::operation_canceled);
-    }
-    if (op->timer_armed_ && !op->timer_cancelled_) {
-        op->timer_cancelled_ = true;
-        ringlet::detail::shard::current()->io().cancel(op->timer_.user_data_);
-    }
-    op->resume_if_done();
-}
-
-void receive_op::resume_if_done() noexcept {
-    if (waiting_ || timer_armed_ || resumed_) return;
-    resumed_ = true;
-    ringlet::detail::shard::current()->schedule(waiter_);
 }
 
 result<received> receive_op::await_resume() noexcept {

@@ -29,9 +29,9 @@
 
 #include <ringlet/core/result.hpp>
 #include <ringlet/core/time.hpp>
-#include <ringlet/core/io_op.hpp>
 #include <ringlet/core/stop.hpp>
 #include <ringlet/net/ops.hpp>
+#include <ringlet/net/timed_wait.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -85,48 +85,23 @@ private:
 /// ...). A receive that times out or is cancelled loses nothing: bytes that
 /// arrive later wait for the next receive().
 /// @see io_uring_prep_recv_multishot(3), io_uring_register_buf_ring(3)
-class [[nodiscard]] receive_op final : public stop_callback_base {
+class [[nodiscard]] receive_op final : public detail::timed_wait {
 public:
     /// `receiver` null: refused with `refused` (or bad_file_descriptor).
     receive_op(detail::stream_receiver* receiver, timeout limit, std::error_code refused = {}) noexcept;
-    receive_op(const receive_op&) = delete;
-    receive_op& operator=(const receive_op&) = delete;
-    ~receive_op();
 
     bool await_ready() noexcept;
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> waiter) noexcept {
         return suspend(waiter, ringlet::detail::token_of(waiter));
     }
+    bool suspend(std::coroutine_handle<> waiter, const stop_token& token) noexcept;
     result<received> await_resume() noexcept;
 
-    // --- used by the receiver (src/net/receive.cpp) ---
-    bool suspend(std::coroutine_handle<> waiter, const stop_token& token) noexcept;
-    /// Ends the wait with `error` (none: bytes or end of stream are queued).
-    void wake(std::error_code error = {}) noexcept;
-    void on_timer() noexcept;
-
-    /// The timer of a receive with a limit (an IORING_OP_TIMEOUT of its own:
-    /// the armed recv must outlive the wait, so it cannot be a linked timeout).
-    class timer final : public ringlet::detail::io_op {
-    public:
-        explicit timer(receive_op& owner) noexcept;
-        receive_op* owner;
-    };
-
 private:
-    static void on_stop(stop_callback_base* self) noexcept;
-    void resume_if_done() noexcept;
+    static void detach(timed_wait& self) noexcept;
 
     detail::stream_receiver* receiver_;
-    std::error_code error_;
-    timeout limit_;
-    timer timer_;
-    std::coroutine_handle<> waiter_;
-    bool waiting_ = false;
-    bool timer_armed_ = false;
-    bool timer_cancelled_ = false;
-    bool resumed_ = false;
 };
 
 }  // namespace ringlet::net
