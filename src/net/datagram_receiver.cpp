@@ -315,26 +315,10 @@ void abandon(datagram_receiver* r) noexcept {
 
 // --- batch_wait ---------------------------------------------------------------------
 
-namespace {
-
-void prepare_timer(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
-    io_uring_prep_timeout(sqe, reinterpret_cast<__kernel_timespec*>(op.timespec_), 0, IORING_TIMEOUT_ABS);
-}
-
-void timer_done(ringlet::detail::io_op& op, int, std::uint32_t, bool more) noexcept {
-    if (!more) static_cast<batch_timer&>(op).owner->on_timer();
-}
-
-}  // namespace
-
-batch_timer::batch_timer(batch_wait& waiter) noexcept : io_op(&prepare_timer), owner(&waiter) {
-    set_completion(&timer_done);
-}
-
 batch_wait::batch_wait(datagram_receiver* receiver, std::error_code refused, timeout limit) noexcept
-    : stop_callback_base(&on_stop), receiver_(receiver), error_(refused), limit_(limit), timer_(*this) {}
+    : timed_wait(&detach, refused, limit), receiver_(receiver) {}
 
-batch_wait::~batch_wait() { assert(!waiting && !timer_armed_ && "receive_batch() abandoned while in flight"); }
+void batch_wait::detach(timed_wait& self) noexcept { static_cast<batch_wait&>(self).receiver_->waiter = nullptr; }
 
 bool batch_wait::await_ready() noexcept {
     if (error_) return true;
@@ -351,10 +335,7 @@ bool batch_wait::await_ready() noexcept {
         error_ = std::make_error_code(std::errc::device_or_resource_busy);
         return true;
     }
-    if (limit_.is_absolute() && clock::now() >= limit_.deadline()) {
-        error_ = make_error_code(errc::timed_out);
-        return true;
-    }
+    if (deadline_passed()) return true;
     r->recycle();
     if (r->queued() == 0) return false;
     if (current_shard()) (void)r->ensure_armed();  // keep receiving while this batch is processed
@@ -374,61 +355,9 @@ bool batch_wait::suspend(std::coroutine_handle<> waiter, const stop_token& token
         error_ = e;
         return false;
     }
-    waiter_ = waiter;
-    waiting = true;
     receiver_->waiter = this;
-    register_with(token);
-    if (limit_.is_set()) {
-        const std::int64_t ns = limit_.deadline().time_since_epoch().count();
-        timer_.timespec_[0] = ns / 1'000'000'000;
-        timer_.timespec_[1] = ns % 1'000'000'000;
-        timer_armed_ = timer_.start(std::noop_coroutine(), {});
-    }
+    begin_wait(waiter, token);
     return true;
-}
-
-void batch_wait::wake(std::error_code error) noexcept {
-    if (!waiting) return;
-    waiting = false;
-    receiver_->waiter = nullptr;
-    error_ = error;
-    deregister();
-    if (timer_armed_ && !timer_cancelled_) {
-        timer_cancelled_ = true;
-        current_shard()->io().cancel(timer_.user_data_);
-    }
-    resume_if_done();
-}
-
-void batch_wait::on_timer() noexcept {
-    timer_armed_ = false;
-    if (waiting) {
-        waiting = false;
-        receiver_->waiter = nullptr;
-        error_ = make_error_code(errc::timed_out);
-        deregister();
-    }
-    resume_if_done();
-}
-
-void batch_wait::on_stop(stop_callback_base* self) noexcept {
-    auto* w = static_cast<batch_wait*>(self);
-    if (w->waiting) {
-        w->waiting = false;
-        w->receiver_->waiter = nullptr;
-        w->error_ = make_error_code(errc::operation_canceled);
-    }
-    if (w->timer_armed_ && !w->timer_cancelled_) {
-        w->timer_cancelled_ = true;
-        current_shard()->io().cancel(w->timer_.user_data_);
-    }
-    w->resume_if_done();
-}
-
-void batch_wait::resume_if_done() noexcept {
-    if (waiting || timer_armed_ || resumed_) return;
-    resumed_ = true;
-    current_shard()->schedule(waiter_);
 }
 
 result<std::span<const datagram>> batch_wait::take() noexcept {

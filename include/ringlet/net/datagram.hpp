@@ -42,6 +42,7 @@
 #include <ringlet/net/address.hpp>
 #include <ringlet/net/datagram_ops.hpp>
 #include <ringlet/net/socket.hpp>
+#include <ringlet/net/timed_wait.hpp>
 
 #include <coroutine>
 #include <cstddef>
@@ -87,20 +88,10 @@ class batch_wait;
 struct send_slots;
 void free_send_slots(send_slots* slots) noexcept;
 
-/// The timer of one receive_batch() with a timeout (IORING_OP_TIMEOUT).
-class batch_timer final : public ringlet::detail::io_op {
-public:
-    explicit batch_timer(batch_wait& owner) noexcept;
-    batch_wait* owner;
-};
-
 /// One task waiting in receive_batch().
-class batch_wait : public stop_callback_base {
+class batch_wait : public timed_wait {
 public:
     batch_wait(datagram_receiver* receiver, std::error_code refused, timeout limit) noexcept;
-    batch_wait(const batch_wait&) = delete;
-    batch_wait& operator=(const batch_wait&) = delete;
-    ~batch_wait();
 
     bool await_ready() noexcept;
     template <class Promise>
@@ -109,27 +100,13 @@ public:
     }
     bool suspend(std::coroutine_handle<> waiter, const stop_token& token) noexcept;
 
-    // --- used by the receiver (src/net/datagram_receiver.cpp) ----------------
-    /// Something arrived (or the receiver failed): resume once the timer is gone.
-    void wake(std::error_code error = {}) noexcept;
-    void on_timer() noexcept;
-    bool waiting = false;
-
 protected:
     [[nodiscard]] result<std::span<const datagram>> take() noexcept;
 
 private:
-    static void on_stop(stop_callback_base* self) noexcept;
-    void resume_if_done() noexcept;
+    static void detach(timed_wait& self) noexcept;
 
     datagram_receiver* receiver_;
-    std::error_code error_;
-    timeout limit_;
-    std::coroutine_handle<> waiter_;
-    batch_timer timer_;
-    bool timer_armed_ = false;
-    bool timer_cancelled_ = false;
-    bool resumed_ = false;
 };
 
 }  // namespace detail
