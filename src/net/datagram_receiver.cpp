@@ -343,14 +343,7 @@ bool batch_wait::await_ready() noexcept {
 }
 
 bool batch_wait::suspend(std::coroutine_handle<> waiter, const stop_token& token) noexcept {
-    if (!current_shard()) {
-        error_ = make_error_code(errc::not_on_shard);
-        return false;
-    }
-    if (token.stop_requested()) {
-        error_ = make_error_code(errc::operation_canceled);
-        return false;
-    }
+    if (!may_wait(token)) return false;
     if (std::error_code e = receiver_->ensure_armed()) {
         error_ = e;
         return false;

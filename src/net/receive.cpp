@@ -342,14 +342,7 @@ bool receive_op::await_ready() noexcept {
 }
 
 bool receive_op::suspend(std::coroutine_handle<> waiter, const stop_token& token) noexcept {
-    if (!ringlet::detail::shard::current()) {
-        error_ = make_error_code(errc::not_on_shard);
-        return false;
-    }
-    if (token.stop_requested()) {
-        error_ = make_error_code(errc::operation_canceled);
-        return false;
-    }
+    if (!may_wait(token)) return false;
     if (std::error_code e = receiver_->ensure_armed()) {
         error_ = e;
         return false;

@@ -32,6 +32,12 @@ bool timed_wait::deadline_passed() noexcept {
     return true;
 }
 
+bool timed_wait::may_wait(const stop_token& token) noexcept {
+    if (!ringlet::detail::shard::current()) error_ = make_error_code(errc::not_on_shard);
+    else if (token.stop_requested()) error_ = make_error_code(errc::operation_canceled);
+    return !error_;
+}
+
 void timed_wait::begin_wait(std::coroutine_handle<> waiter, const stop_token& token) noexcept {
     waiter_ = waiter;
     waiting_ = true;

@@ -47,6 +47,8 @@ protected:
     void begin_wait(std::coroutine_handle<> waiter, const stop_token& token) noexcept;
     /// Sets error_ to errc::timed_out when an absolute limit has already passed.
     bool deadline_passed() noexcept;
+    /// False (error_ set) when a wait cannot start: off a shard, or the task is stopped.
+    bool may_wait(const stop_token& token) noexcept;
 
     std::error_code error_;
     timeout limit_;
