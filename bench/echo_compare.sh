@@ -8,6 +8,7 @@
 #   bench/echo_compare.sh --realtime           # as root: SCHED_FIFO, ahead of everything else
 #   BUILD_DIR=somewhere bench/echo_compare.sh --out results/
 #   bench/echo_compare.sh --ringlet-cmd "CMD ARGS" --baseline-cmd "CMD ARGS"   # other servers in the columns
+#   bench/echo_compare.sh --loadgen PATH       # another build of the load generator
 #
 # Builds (in BUILD_DIR, default build-bench/, a release build set up like
 # bench/run_core_bench.sh does) examples/echo_server, bench/epoll_echo_server
@@ -45,7 +46,7 @@ cd "$(dirname "$0")/.."
 
 rounds=3 duration=5 warmup=1 connections=50 only="" quick=false niceness=0 realtime=false
 build=${BUILD_DIR:-build-bench}
-out_dir="" ringlet_cmd="" baseline_cmd=""
+out_dir="" ringlet_cmd="" baseline_cmd="" loadgen_path=""
 die_usage() { echo "echo_compare.sh: $1 (see the comment at the top of bench/echo_compare.sh)" >&2; exit 2; }
 while (($# > 0)); do
   case $1 in
@@ -60,6 +61,7 @@ while (($# > 0)); do
     --out) out_dir=${2:?}; shift ;;
     --ringlet-cmd) ringlet_cmd=${2:?}; shift ;;
     --baseline-cmd) baseline_cmd=${2:?}; shift ;;
+    --loadgen) loadgen_path=${2:?}; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die_usage "unknown argument \"$1\"" ;;
   esac
@@ -103,7 +105,7 @@ epoll_server=("$build/bench/epoll_echo_server" 127.0.0.1:0)
 # columns, still labelled "ringlet" and "epoll" in the table.
 if [[ -n $ringlet_cmd ]]; then read -r -a ringlet_server <<<"$ringlet_cmd"; echo "ringlet column: $ringlet_cmd"; fi
 if [[ -n $baseline_cmd ]]; then read -r -a epoll_server <<<"$baseline_cmd"; echo "epoll column:   $baseline_cmd"; fi
-loadgen=$build/tools/ringlet_loadgen
+loadgen=${loadgen_path:-$build/tools/ringlet_loadgen}
 
 # Each program runs in a session of its own (setsid), so that with --nice
 # its scheduler autogroup can be given that niceness too: under autogroup
