@@ -73,16 +73,21 @@ public:
 
     /// Receives what is available, at most buffer.size() bytes, waiting until
     /// at least one byte (or the end of stream) arrives. Yields the count, 0 at
-    /// end of stream. @see recv_op, recv(2)
+    /// end of stream. Refused with std::errc::device_or_resource_busy on a
+    /// stream that has used receive() (its armed receive would race this
+    /// one); so are read_exact and read_to_end. @see recv_op, recv(2)
     [[nodiscard]] recv_op read_some(std::span<std::byte> buffer, timeout limit = {}) noexcept;
     [[nodiscard]] recv_op read_some(std::span<char> buffer, timeout limit = {}) noexcept;
 
-    /// Receives what is available into a buffer of the shard's (up to 64 KiB),
-    /// waiting until at least one byte (or the end of stream) arrives, and
-    /// yields a lease on those bytes: empty at end of stream. No buffer is
-    /// held while waiting, so this is the read for servers with many idle
-    /// connections and for bulk transfer (no copy, large reads). Errors,
-    /// timeouts and cancellation as read_some. @see net::received, receive_op
+    /// Yields a lease on the next bytes of the stream, in a buffer of the
+    /// shard's (up to 64 KiB), waiting until at least one byte (or the end of
+    /// stream) arrives: empty at end of stream. The first call arms one
+    /// multishot recv that stays armed, so bytes keep arriving between calls
+    /// (queued, never lost, also across a timeout) and no buffer is held while
+    /// nothing has arrived: the read for servers with many idle connections
+    /// and for bulk transfer (no copy, large reads). Use it or read_some on a
+    /// stream, not both. Errors, timeouts and cancellation as read_some.
+    /// @see net::received, receive_op
     [[nodiscard]] receive_op receive(timeout limit = {});
 
     /// Fills `buffer` completely. Errors: errc::end_of_stream when the peer
