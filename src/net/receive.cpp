@@ -18,9 +18,11 @@
 //   multishot recv takes each arrival as it lands, so the echo's writes stay
 //   large and the kernel works on fewer, larger segments.
 // - Arrivals queue per stream until receive() takes them, each in its own
-//   ring buffer. Small ones taken together are copied into the first's buffer
-//   (up to its size), so a burst of small messages costs one lease and one
-//   write, as a single recv of everything would have.
+//   ring buffer. Pieces taken together are copied into the first's buffer
+//   (while they fit in it), so a burst costs one lease and one write, as a
+//   single recv of everything would have. Against handing out each arrival
+//   on its own (same bench, 4 rounds): 16 KiB depth 16 1.12x requests/s,
+//   1 KiB depth 16 1.00x.
 // - The kernel ends the multishot recv with ENOBUFS when every buffer is out
 //   at the moment bytes arrive; then one plain recv into a heap buffer of the
 //   receiver's own (kFallbackSize) follows, and the next receive() arms the
