@@ -94,6 +94,22 @@ task<void> echo_connection(Stream conn) {
     (void)co_await conn.close();
 }
 
+/// Before closing a connection whose peer may still be sending: a close
+/// with unread bytes in the socket makes the kernel answer with a reset,
+/// which can destroy what was just written (an error reply) before the peer
+/// reads it. So: send a FIN, then read and drop what comes until the peer's
+/// FIN, at most `limit` or 16 MiB.
+template <class Stream>
+task<void> linger_before_close(Stream& conn, std::chrono::milliseconds limit = std::chrono::seconds(2)) {
+    (void)co_await conn.shutdown(net::shutdown_how::write);
+    const timeout until{clock::now() + limit};
+    std::array<char, 16 * 1024> sink;
+    for (int i = 0; i < 1024; ++i) {
+        auto n = co_await conn.read_some(std::span<char>{sink}, until);
+        if (!n || *n == 0) break;
+    }
+}
+
 /// Accepts connections and echoes each in its own task until the runtime
 /// stops; then lets the connections end and closes the listener. Out of
 /// descriptors (EMFILE/ENFILE), it says so at most once a second, backs off

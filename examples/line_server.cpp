@@ -76,6 +76,7 @@ task<void> print_lines(tcp::stream conn, task_group& server, std::size_t max_lin
                              max_line);
                 const std::string reply = "error: line longer than " + std::to_string(max_line) + " bytes\n";
                 (void)co_await conn.write_all(reply, 5s);
+                co_await linger_before_close(conn);
             }
             break;  // too long, end of stream, reset, or the server stopping
         }

@@ -206,7 +206,9 @@ def lines(address, server_out):
 
 def long_line(address, max_line):
     a = Client(address)
-    a.send('x' * (int(max_line) + 1) + '\n')
+    # Far more than the limit, so unread bytes are still in the server's
+    # socket when it closes: the error must still arrive (no reset first).
+    a.send('x' * (int(max_line) + 1) + '\n' + 'y' * 200000 + '\n')
     a.expect('error: line longer than %s bytes' % max_line)
     a.expect_end()
     print('long-line: error sent, connection closed')
