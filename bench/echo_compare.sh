@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Compares ringlet's echo server with a plain epoll echo server, interleaved.
+# Compares ringlet's echo server with a plain epoll echo server, interleaved
+# (with --udp: ringlet's UDP echo server with a recvmmsg/sendmmsg one; that is
+# what bench/udp_echo_compare.sh runs).
 #
 #   bench/echo_compare.sh                      # 5 scenarios × 3 rounds × 2 servers, 5 s each (~4 min)
 #   bench/echo_compare.sh --quick              # smoke run: 1 round of 1 s per scenario
@@ -9,6 +11,7 @@
 #   BUILD_DIR=somewhere bench/echo_compare.sh --out results/
 #   bench/echo_compare.sh --ringlet-cmd "CMD ARGS" --baseline-cmd "CMD ARGS"   # other servers in the columns
 #   bench/echo_compare.sh --loadgen PATH       # another build of the load generator
+#   bench/echo_compare.sh --udp                # the UDP scenarios (see below)
 #
 # Builds (in BUILD_DIR, default build-bench/, a release build set up like
 # bench/run_core_bench.sh does) examples/echo_server, bench/epoll_echo_server
@@ -25,6 +28,16 @@
 #   16kx16  16 KiB messages, depth 16
 #   rate    64 B at a fixed offered rate of 50,000 requests/s (open loop);
 #           compared on the server's CPU time per request
+# With --udp: examples/udp_echo_server against bench/udp_mmsg_echo_server
+# (column "mmsg"), the load generator with --udp (issue 4 item 6):
+#   64      64 B datagrams, 4 sockets × 32 in flight
+#   1400    1400 B datagrams, 4 sockets × 32 in flight
+# 128 datagrams in flight keep a single-threaded server busy (its socket is
+# never empty while it works) but stay within what the server socket's
+# default receive buffer (net.core.rmem_default, 208 KiB) queues, so the
+# figures are throughput rather than loss. Loss is still counted (a datagram
+# unanswered for 200 ms is lost and replaced) and printed per round; a
+# round with more than 1 % loss is flagged with "!".
 # Server CPU time is what the server's threads ran (/proc/PID/task/*/schedstat,
 # in ns; /proc/PID/stat utime + stime as a cross-check) from before the load
 # generator starts to after it ends, divided by the requests it answered
@@ -44,10 +57,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 duration=5 warmup=1 connections=50 only="" quick=false niceness=0 realtime=false
+rounds=3 duration=5 warmup=1 connections=50 only="" quick=false niceness=0 realtime=false protocol=tcp
+me=echo_compare.sh
 build=${BUILD_DIR:-build-bench}
 out_dir="" ringlet_cmd="" baseline_cmd="" loadgen_path=""
-die_usage() { echo "echo_compare.sh: $1 (see the comment at the top of bench/echo_compare.sh)" >&2; exit 2; }
+die_usage() { echo "$me: $1 (see the comment at the top of bench/echo_compare.sh)" >&2; exit 2; }
 while (($# > 0)); do
   case $1 in
     --quick) quick=true rounds=1 duration=1 warmup=0.3 ;;
@@ -62,6 +76,7 @@ while (($# > 0)); do
     --ringlet-cmd) ringlet_cmd=${2:?}; shift ;;
     --baseline-cmd) baseline_cmd=${2:?}; shift ;;
     --loadgen) loadgen_path=${2:?}; shift ;;
+    --udp) protocol=udp me=udp_echo_compare.sh ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die_usage "unknown argument \"$1\"" ;;
   esac
@@ -74,13 +89,20 @@ if ! [[ $niceness =~ ^-?[0-9]+$ ]] || ((niceness < -20 || niceness > 19)); then 
 out_dir=${out_dir:-$build/bench-results}
 
 # name | load generator arguments | what is compared
-scenarios=(
-  "64x1|--size 64 --depth 1|rps"
-  "64x16|--size 64 --depth 16|rps"
-  "1kx16|--size 1024 --depth 16|rps"
-  "16kx16|--size 16384 --depth 16|rps"
-  "rate|--size 64 --rate 50000|cpu"
-)
+if [[ $protocol == tcp ]]; then
+  scenarios=(
+    "64x1|--connections $connections --size 64 --depth 1|rps"
+    "64x16|--connections $connections --size 64 --depth 16|rps"
+    "1kx16|--connections $connections --size 1024 --depth 16|rps"
+    "16kx16|--connections $connections --size 16384 --depth 16|rps"
+    "rate|--connections $connections --size 64 --rate 50000|cpu"
+  )
+else
+  scenarios=(
+    "64|--udp --size 64 --connections 4 --depth 32|rps"
+    "1400|--udp --size 1400 --connections 4 --depth 32|rps"
+  )
+fi
 for name in ${only//,/ }; do
   printf '%s\n' "${scenarios[@]}" | grep -q "^$name|" || die_usage "--only: no scenario \"$name\""
 done
@@ -97,14 +119,19 @@ else
   [[ $(option benchmarks) == True ]] || meson configure "$build" -Dbenchmarks=true >/dev/null
   [[ $(option examples) == True ]] || meson configure "$build" -Dexamples=true >/dev/null
 fi
-ninja -C "$build" examples/echo_server bench/epoll_echo_server tools/ringlet_loadgen >/dev/null
+if [[ $protocol == tcp ]]; then
+  ringlet_example=echo_server baseline=epoll_echo_server base=epoll
+else
+  ringlet_example=udp_echo_server baseline=udp_mmsg_echo_server base=mmsg
+fi
+ninja -C "$build" "examples/$ringlet_example" "bench/$baseline" tools/ringlet_loadgen >/dev/null
 
-ringlet_server=("$build/examples/echo_server" 127.0.0.1:0 --shards 1)
-epoll_server=("$build/bench/epoll_echo_server" 127.0.0.1:0)
+ringlet_server=("$build/examples/$ringlet_example" 127.0.0.1:0 --shards 1)
+base_server=("$build/bench/$baseline" 127.0.0.1:0)
 # For comparing variants (bench/stream_fastpath.sh): other commands in the two
 # columns, still labelled "ringlet" and "epoll" in the table.
 if [[ -n $ringlet_cmd ]]; then read -r -a ringlet_server <<<"$ringlet_cmd"; echo "ringlet column: $ringlet_cmd"; fi
-if [[ -n $baseline_cmd ]]; then read -r -a epoll_server <<<"$baseline_cmd"; echo "epoll column:   $baseline_cmd"; fi
+if [[ -n $baseline_cmd ]]; then read -r -a base_server <<<"$baseline_cmd"; echo "$base column:   $baseline_cmd"; fi
 loadgen=${loadgen_path:-$build/tools/ringlet_loadgen}
 
 # Each program runs in a session of its own (setsid), so that with --nice
@@ -117,11 +144,11 @@ fi
 if (($(nproc) >= 2)); then
   pin_server+=(taskset -c 0) pin_loadgen+=(taskset -c 1)
 else
-  echo "echo_compare.sh: fewer than 2 CPUs: servers and load generator are not pinned" >&2
+  echo "$me: fewer than 2 CPUs: servers and load generator are not pinned" >&2
 fi
 
 stamp=$(date +%Y%m%d-%H%M%S)
-work=$out_dir/echo_compare-$stamp
+work=$out_dir/${me%.sh}-$stamp
 mkdir -p "$work"
 records=$work/records.tsv
 : >"$records"
@@ -134,12 +161,12 @@ stop_server() {
   kill -TERM "$server_pid" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$server_pid" 2>/dev/null; then
-    echo "echo_compare.sh: server $server_pid ignored SIGTERM for 10 s; killing it" >&2
+    echo "$me: server $server_pid ignored SIGTERM for 10 s; killing it" >&2
     kill -KILL "$server_pid" 2>/dev/null || true
   fi
   local status=0
   wait "$server_pid" 2>/dev/null || status=$?
-  ((status == 0)) || echo "echo_compare.sh: server $server_pid exited with status $status after SIGTERM" >&2
+  ((status == 0)) || echo "$me: server $server_pid exited with status $status after SIGTERM" >&2
   server_pid=""
 }
 # On an early exit (Ctrl-C) end what this script started, by PID: the load
@@ -155,7 +182,7 @@ boost() {
   ((niceness != 0)) || return 0
   [[ -w /proc/$1/autogroup ]] || return 0
   echo "$niceness" >"/proc/$1/autogroup" 2>/dev/null ||
-    echo "echo_compare.sh: could not set the autogroup niceness of $1 (needs root)" >&2
+    echo "$me: could not set the autogroup niceness of $1 (needs root)" >&2
 }
 
 # CPU time of a process as "<ns> <ticks>": the nanoseconds its live threads
@@ -191,7 +218,7 @@ run_one() {
     sleep 0.1
   done
   if [[ -z $address ]]; then
-    echo "echo_compare.sh: $name server did not start (see $work/$tag.server.err)" >&2
+    echo "$me: $name server did not start (see $work/$tag.server.err)" >&2
     stop_server
     failed=1
     return
@@ -201,7 +228,7 @@ run_one() {
   started=$(date +%s.%N)
   limit=$(python3 -c "print(int($duration + $warmup + 60))")
   # shellcheck disable=SC2086  # args is a list of options
-  "${pin_loadgen[@]}" timeout "$limit" "$loadgen" "$address" --connections "$connections" $args \
+  "${pin_loadgen[@]}" timeout "$limit" "$loadgen" "$address" $args \
     --duration "$duration" --warmup "$warmup" --quiet --json "$work/$tag.json" >"$work/$tag.loadgen.out" 2>&1 &
   loadgen_pid=$!
   boost "$loadgen_pid"
@@ -211,7 +238,7 @@ run_one() {
   ended=$(date +%s.%N)
   stop_server
   if ((status != 0)); then
-    echo "echo_compare.sh: load generator failed against $name (exit $status): $(tail -n 1 "$work/$tag.loadgen.out")" >&2
+    echo "$me: load generator failed against $name (exit $status): $(tail -n 1 "$work/$tag.loadgen.out")" >&2
     failed=1
   fi
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$round" "$name" "$before" "$after" \
@@ -222,7 +249,7 @@ run_one() {
 cpu_model=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -n 1)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "machine: $(nproc) CPUs (${cpu_model:-unknown CPU}), $(uname -sr), load average $load_start"
-echo "build:   $build ($(option buildtype)); $rounds round(s) × ${duration} s (+${warmup} s warm-up), $connections connections, nice $niceness$($realtime && echo ", SCHED_FIFO")"
+echo "build:   $build ($(option buildtype)); $rounds round(s) × ${duration} s (+${warmup} s warm-up), nice $niceness$($realtime && echo ", SCHED_FIFO")"
 $quick && echo "quick:   a smoke run of the harness; the figures mean little"
 
 for entry in "${scenarios[@]}"; do
@@ -231,26 +258,29 @@ for entry in "${scenarios[@]}"; do
   for round in $(seq "$rounds"); do
     echo "running $scenario, round $round/$rounds"
     run_one "$scenario" "$round" ringlet "$args" -- "${ringlet_server[@]}"
-    run_one "$scenario" "$round" epoll "$args" -- "${epoll_server[@]}"
+    run_one "$scenario" "$round" "$base" "$args" -- "${base_server[@]}"
   done
 done
 
 # --- report -----------------------------------------------------------------
-result=$out_dir/echo_compare-$stamp.json
+result=$out_dir/${me%.sh}-$stamp.json
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "load average at the end: $load_end (other work on the machine distorts the figures)"
-python3 - "$records" "$result" "$ticks_per_second" "$rounds" "$duration" "$warmup" "$connections" "$niceness" \
+python3 - "$records" "$result" "$ticks_per_second" "$rounds" "$duration" "$warmup" "$protocol" "$base" "$niceness" \
   "$realtime" "$(nproc)" "${cpu_model:-unknown}" "$(uname -sr)" "$(printf '%s\n' "${scenarios[@]}")" \
   "$load_start" "$load_end" <<'EOF'
 import json, statistics, sys
 
-(records, result, hz, rounds, duration, warmup, connections, niceness, realtime, nproc, cpu_model, kernel,
+(records, result, hz, rounds, duration, warmup, protocol, base, niceness, realtime, nproc, cpu_model, kernel,
  scenario_text, load_start, load_end) = sys.argv[1:]
 hz = int(hz)
 scenarios = [line.split('|') for line in scenario_text.splitlines()]
 kinds = {name: kind for name, _, kind in scenarios}
 args = {name: a.strip() for name, a, _ in scenarios}
 SATURATED = 0.9  # a load generator this busy may be measuring itself
+LOSSY = 0.01  # UDP: more loss than this and the round measures overload, not throughput
+udp = protocol == 'udp'
+unit = 'dgram' if udp else 'req'
 
 def load_run(before, after, wall, status, path):
     (ns0, ticks0), (ns1, ticks1) = map(int, before.split()), map(int, after.split())
@@ -267,7 +297,7 @@ def load_run(before, after, wall, status, path):
                server_cpu_us_per_request=server_cpu * 1e6 / answered if answered else None,
                loadgen_cpu_us_per_request=lg['cpu_us_per_request'], latency_us=lg['latency_us'],
                loadgen_busy=(lg['cpu_user_seconds'] + lg['cpu_system_seconds']) / window if window else None,
-               errors=lg['errors'])
+               errors=lg['errors'], lost=lg.get('lost'), late=lg.get('late'), loss_ratio=lg.get('loss_ratio'))
     return run
 
 runs = {}
@@ -285,46 +315,68 @@ def num(v, digits):
 def pct(v):
     return '-' if v is None else f'{100 * v:.0f}%'
 
+def loss(v):
+    return '-' if v is None else f'{100 * v:.2f}%'
+
 def pair(r, e, key, show):
     return f'{show(r.get(key))} / {show(e.get(key))}'
 
 out = {'machine': {'cpus': int(nproc), 'cpu_model': cpu_model, 'kernel': kernel,
                    'load_average_start': load_start, 'load_average_end': load_end},
        'config': {'rounds': int(rounds), 'duration_seconds': float(duration), 'warmup_seconds': float(warmup),
-                  'connections': int(connections), 'server_cpu': 0, 'loadgen_cpu': 1, 'nice': int(niceness),
-                  'realtime': realtime == 'true'},
+                  'protocol': protocol, 'baseline': base, 'server_cpu': 0, 'loadgen_cpu': 1,
+                  'nice': int(niceness), 'realtime': realtime == 'true'},
        'scenarios': {}}
-any_saturated = False
+any_saturated = any_lossy = False
+b0 = base[0]
 for scenario, by_round in runs.items():
     rps = kinds[scenario] == 'rps'
     metric = 'requests_per_second' if rps else 'server_cpu_us_per_request'
     digits = 0 if rps else 2
-    print(f'\n{scenario}: {args[scenario]}, {connections} connections; compared: '
-          + ('requests/s' if rps else 'server CPU µs per request (lower is better)'))
-    print(f'  {"round":>6} {"ringlet":>11} {"epoll":>11} {"ratio":>7}   {"server µs/req r / e":>19}'
-          f'   {"loadgen µs/req r / e":>20}   {"busy: server r / e":>18}   {"loadgen r / e":>13}')
+    compared = ('echoed datagrams/s' if udp else 'requests/s') if rps else 'server CPU µs per request (lower is better)'
+    print(f'\n{scenario}: {args[scenario]}; compared: {compared}')
+    print(f'  {"round":>6} {"ringlet":>11} {base:>11} {"ratio":>7} '
+          + (f'  {"loss r / " + b0:>15} ' if udp else '')
+          + f'  {"server µs/" + unit + " r / " + b0:>21}   {"loadgen µs/" + unit + " r / " + b0:>22}'
+          f'   {"busy: server r / " + b0:>18}   {"loadgen r / " + b0:>13}')
     rows = []
     for rnd in sorted(by_round):
-        r, e = by_round[rnd].get('ringlet', {}), by_round[rnd].get('epoll', {})
+        r, e = by_round[rnd].get('ringlet', {}), by_round[rnd].get(base, {})
         a, b = r.get(metric), e.get(metric)
         ratio = a / b if a and b else None
         saturated = rps and any((x.get('loadgen_busy') or 0) >= SATURATED for x in (r, e))
+        lossy = any((x.get('loss_ratio') or 0) > LOSSY for x in (r, e))
         any_saturated |= saturated
-        rows.append({'round': rnd, 'ringlet': r, 'epoll': e, 'ratio': ratio, 'loadgen_saturated': saturated})
-        print(f'  {rnd:>6} {num(a, digits):>11} {num(b, digits):>11} {num(ratio, 3):>6}{"*" if saturated else " "}'
-              f'   {pair(r, e, "server_cpu_us_per_request", lambda v: num(v, 2)):>19}'
-              f'   {pair(r, e, "loadgen_cpu_us_per_request", lambda v: num(v, 2)):>20}'
+        any_lossy |= lossy
+        rows.append({'round': rnd, 'ringlet': r, base: e, 'ratio': ratio, 'loadgen_saturated': saturated,
+                     'lossy': lossy})
+        flags = ('*' if saturated else '') + ('!' if lossy else '')
+        print(f'  {rnd:>6} {num(a, digits):>11} {num(b, digits):>11} {num(ratio, 3):>6}{flags:<2}'
+              + (f' {pair(r, e, "loss_ratio", loss):>15} ' if udp else '')
+              + f' {pair(r, e, "server_cpu_us_per_request", lambda v: num(v, 2)):>21}'
+              f'   {pair(r, e, "loadgen_cpu_us_per_request", lambda v: num(v, 2)):>22}'
               f'   {pair(r, e, "server_busy", pct):>18}   {pair(r, e, "loadgen_busy", pct):>13}')
-    med = {name: median(row[name].get(metric) for row in rows) for name in ('ringlet', 'epoll')}
+    med = {name: median(row[name].get(metric) for row in rows) for name in ('ringlet', base)}
     med['ratio'] = median(row['ratio'] for row in rows)
-    print(f'  {"median":>6} {num(med["ringlet"], digits):>11} {num(med["epoll"], digits):>11} '
+    print(f'  {"median":>6} {num(med["ringlet"], digits):>11} {num(med[base], digits):>11} '
           f'{num(med["ratio"], 3):>6}    (the ratio is the median of the same-round ratios)')
-    out['scenarios'][scenario] = {'loadgen_args': args[scenario], 'metric': metric, 'rounds': rows,
-                                  'median_ringlet': med['ringlet'], 'median_epoll': med['epoll'],
-                                  'median_ratio': med['ratio']}
+    summary = {'loadgen_args': args[scenario], 'metric': metric, 'rounds': rows,
+               'median_ringlet': med['ringlet'], 'median_' + base: med[base], 'median_ratio': med['ratio']}
+    if rps:
+        cpu = {name: median(row[name].get('server_cpu_us_per_request') for row in rows) for name in ('ringlet', base)}
+        cpu_ratio = median(row['ringlet']['server_cpu_us_per_request'] / row[base]['server_cpu_us_per_request']
+                           for row in rows if row['ringlet'].get('server_cpu_us_per_request')
+                           and row[base].get('server_cpu_us_per_request'))
+        print(f'  server CPU per {"datagram" if udp else "request"}, medians: ringlet {num(cpu["ringlet"], 2)} µs,'
+              f' {base} {num(cpu[base], 2)} µs, same-round ratio {num(cpu_ratio, 3)} (lower is better)')
+        summary.update({'median_server_cpu_us_ringlet': cpu['ringlet'], 'median_server_cpu_us_' + base: cpu[base],
+                        'median_server_cpu_ratio': cpu_ratio})
+    out['scenarios'][scenario] = summary
 if any_saturated:
     print(f'\n* the load generator was at least {100 * SATURATED:.0f} % busy in that round: the figures may be'
           ' its limit rather than the server\'s, which pulls the ratio towards 1')
+if any_lossy:
+    print(f'\n! more than {100 * LOSSY:.0f} % of the datagrams were lost in that round: it measures overload')
 json.dump(out, open(result, 'w'), indent=2)
 print(f'\nwrote {result} (each run\'s load-generator JSON and output: {result[:-5]}/)')
 EOF
