@@ -58,6 +58,25 @@ std::size_t pattern::check(std::uint64_t conn, std::uint64_t seq, std::size_t fr
     return from - start;
 }
 
+clock::time_point plan::first_slot_of(std::uint64_t id) const noexcept {
+    return start + std::chrono::nanoseconds{interval_ns * static_cast<std::int64_t>(id) /
+                                            static_cast<std::int64_t>(opts->connections)};
+}
+
+std::uint64_t plan::quota_within(clock::time_point first, std::uint64_t quota) const noexcept {
+    if (!open_loop()) return quota;
+    // No request is scheduled at or after the end of the timetable.
+    const auto span = std::chrono::duration_cast<std::chrono::nanoseconds>(end - first).count();
+    return std::min<std::uint64_t>(quota, static_cast<std::uint64_t>((span + interval_ns - 1) / interval_ns));
+}
+
+std::uint64_t plan::due(clock::time_point first, std::uint64_t quota, clock::time_point now) const noexcept {
+    if (!open_loop()) return quota;
+    if (now < first) return 0;
+    const auto since = std::chrono::duration_cast<std::chrono::nanoseconds>(now - first).count();
+    return std::min(quota, static_cast<std::uint64_t>(since / interval_ns) + 1);
+}
+
 namespace {
 
 
@@ -65,32 +84,10 @@ bool is_unix(const net::address& a) {
     return a.family() == net::address_family::unix_path || a.family() == net::address_family::unix_abstract;
 }
 
-void note_error(shard_stats& st, std::uint64_t& counter, const std::string& what) {
-    ++counter;
-    st.live_errors.store(st.live_errors.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (st.first_error.empty()) st.first_error = what;
-}
-
-struct idle {
-    connection& c;
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) const noexcept { c.writer_idle = h; }
-    void await_resume() const noexcept {}
-};
-
-void wake(connection& c) {
-    if (auto h = std::exchange(c.writer_idle, {})) ringlet::detail::schedule_on_current(h);
-}
-
 /// Requests the writer may send at `now`: due by the timetable (rate mode) or
 /// by the quota, and within the in-flight window.
 std::uint64_t sendable(const plan& p, const connection& c, clock::time_point now) {
-    std::uint64_t due = c.quota;
-    if (p.open_loop()) {
-        if (now < c.first_slot) return 0;
-        const auto since = std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.first_slot).count();
-        due = std::min(due, static_cast<std::uint64_t>(since / p.interval_ns) + 1);
-    }
+    const std::uint64_t due = p.due(c.first_slot, c.quota, now);
     if (due <= c.sent) return 0;
     const std::uint64_t window = p.depth - (c.sent - c.answered);
     return std::min({due - c.sent, window, static_cast<std::uint64_t>(p.batch)});
@@ -138,7 +135,7 @@ ringlet::task<void> writer(shard_state& s, connection& c) {
         const auto now = clock::now();
         const std::uint64_t n = sendable(p, c, now);
         if (n == 0) {
-            co_await idle{c};
+            co_await writer_idle<connection>{c};
             continue;
         }
         for (std::uint64_t i = 0; i < n; ++i) {
@@ -341,14 +338,8 @@ ringlet::task<bool> connect_shard(shard_state& s) {
 ringlet::task<void> run_shard(shard_state& s) {
     const plan& p = *s.run;
     for (auto& c : s.conns) {
-        // Stagger the connections' timetables evenly across one interval.
-        c->first_slot = p.start + std::chrono::nanoseconds{p.interval_ns * static_cast<std::int64_t>(c->id) /
-                                                           static_cast<std::int64_t>(p.opts->connections)};
-        if (p.open_loop()) {
-            // No request is scheduled at or after the end of the timetable.
-            const auto span = std::chrono::duration_cast<std::chrono::nanoseconds>(p.end - c->first_slot).count();
-            c->quota = std::min<std::uint64_t>(c->quota, static_cast<std::uint64_t>((span + p.interval_ns - 1) / p.interval_ns));
-        }
+        c->first_slot = p.first_slot_of(c->id);
+        c->quota = p.quota_within(c->first_slot, c->quota);
     }
     // Every shard starts at the same instant, so the first responses fall inside the plan.
     auto started = co_await ringlet::sleep_until(p.start);

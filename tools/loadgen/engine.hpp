@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace loadgen {
@@ -82,7 +83,40 @@ struct plan {
     clock::time_point end;          // measure + duration: no request is scheduled from here on
     clock::time_point give_up;      // end + grace: what still waits is cancelled
     [[nodiscard]] bool open_loop() const noexcept { return interval_ns > 0; }
+
+    /// Rate mode: connection `id`'s first slot, the connections' timetables
+    /// staggered evenly across one interval.
+    [[nodiscard]] clock::time_point first_slot_of(std::uint64_t id) const noexcept;
+    /// Rate mode: `quota` cut to the slots before `end` of a timetable that
+    /// starts at `first`; closed loop: `quota`.
+    [[nodiscard]] std::uint64_t quota_within(clock::time_point first, std::uint64_t quota) const noexcept;
+    /// How many of `quota` are due at `now` (rate mode: by the timetable that
+    /// starts at `first`; closed loop: all of them).
+    [[nodiscard]] std::uint64_t due(clock::time_point first, std::uint64_t quota, clock::time_point now) const noexcept;
 };
+
+/// Counts an error in `counter` and the live count; keeps the first message.
+template <class Stats>
+void note_error(Stats& st, std::uint64_t& counter, const std::string& what) {
+    ++counter;
+    st.live_errors.store(st.live_errors.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (st.first_error.empty()) st.first_error = what;
+}
+
+/// The writer of connection `c` waits here for credit or its next slot...
+template <class Connection>
+struct writer_idle {
+    Connection& c;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) const noexcept { c.writer_idle = h; }
+    void await_resume() const noexcept {}
+};
+
+/// ...and is woken here (by a response, the pacer, or the end).
+template <class Connection>
+void wake(Connection& c) {
+    if (auto h = std::exchange(c.writer_idle, {})) ringlet::detail::schedule_on_current(h);
+}
 
 struct connection {
     ringlet::net::stream stream;

@@ -34,23 +34,6 @@ namespace {
 
 constexpr std::uint64_t seq_mask = (std::uint64_t{1} << 40) - 1;  // pattern::tag keeps the id above bit 40
 
-void count_error(udp_shard_stats& st, std::uint64_t& counter, const std::string& what) {
-    ++counter;
-    st.live_errors.store(st.live_errors.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (st.first_error.empty()) st.first_error = what;
-}
-
-struct idle {
-    udp_connection& c;
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) const noexcept { c.writer_idle = h; }
-    void await_resume() const noexcept {}
-};
-
-void wake(udp_connection& c) {
-    if (auto h = std::exchange(c.writer_idle, {})) ringlet::detail::schedule_on_current(h);
-}
-
 std::chrono::nanoseconds timeout_of(const plan& p) {
     return std::chrono::nanoseconds{static_cast<std::int64_t>(p.opts->udp_timeout_ms * 1e6)};
 }
@@ -58,12 +41,7 @@ std::chrono::nanoseconds timeout_of(const plan& p) {
 /// Datagrams the writer may send at `now`: due by the timetable (rate mode)
 /// or the quota, and no more than there are free slots.
 std::uint64_t sendable(const plan& p, const udp_connection& c, clock::time_point now) {
-    std::uint64_t due = c.quota;
-    if (p.open_loop()) {
-        if (now < c.first_slot) return 0;
-        const auto since = std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.first_slot).count();
-        due = std::min(due, static_cast<std::uint64_t>(since / p.interval_ns) + 1);
-    }
+    const std::uint64_t due = p.due(c.first_slot, c.quota, now);
     if (due <= c.issued) return 0;
     return std::min({due - c.issued, static_cast<std::uint64_t>(c.free.size()), static_cast<std::uint64_t>(p.batch)});
 }
@@ -77,7 +55,7 @@ ringlet::task<void> writer(udp_shard_state& s, udp_connection& c) {
         const auto now = clock::now();
         const std::uint64_t n = sendable(p, c, now);
         if (n == 0) {
-            co_await idle{c};
+            co_await writer_idle<udp_connection>{c};
             continue;
         }
         c.out.clear();
@@ -108,7 +86,7 @@ ringlet::task<void> writer(udp_shard_state& s, udp_connection& c) {
             if (sent.error() == ringlet::errc::operation_canceled) co_return;
             if (!c.broken) {
                 c.broken = true;
-                count_error(s.stats, s.stats.io_errors, net::describe_error("send to", s.run->target, sent.error()));
+                note_error(s.stats, s.stats.io_errors, net::describe_error("send to", s.run->target, sent.error()));
             }
             break;
         }
@@ -127,7 +105,7 @@ void consume(udp_shard_state& s, udp_connection& c, const net::datagram& d, cloc
     const std::size_t size = bytes.size();
     s.stats.bytes_read += d.payload.size();
     if (d.truncated || d.payload.size() != size) {
-        count_error(s.stats, s.stats.mismatches,
+        note_error(s.stats, s.stats.mismatches,
                     "socket " + std::to_string(c.id) + ": an echo of " + std::to_string(d.payload.size()) +
                         (d.truncated ? "+ bytes (truncated)" : " bytes") + ", expected " + std::to_string(size));
         return;
@@ -137,13 +115,13 @@ void consume(udp_shard_state& s, udp_connection& c, const net::datagram& d, cloc
     const std::uint64_t seq = tag & seq_mask;
     udp_slot& slot = c.slots[seq % p.depth];
     if ((tag >> 40) != c.id || seq >= slot.next_seq) {
-        count_error(s.stats, s.stats.mismatches,
+        note_error(s.stats, s.stats.mismatches,
                     "socket " + std::to_string(c.id) + ": an echo with tag " + std::to_string(tag) + " that was never sent");
         return;
     }
     const std::size_t good = bytes.check(c.id, seq, 0, d.payload.data(), size);
     if (good < size) {
-        count_error(s.stats, s.stats.mismatches, where(c, seq) + ": the echo differs at byte " + std::to_string(good));
+        note_error(s.stats, s.stats.mismatches, where(c, seq) + ": the echo differs at byte " + std::to_string(good));
         return;
     }
     if (!slot.busy || slot.seq != seq) {
@@ -164,7 +142,7 @@ ringlet::task<void> reader(udp_shard_state& s, udp_connection& c) {
         if (!batch) {
             if (batch.error() != ringlet::errc::operation_canceled && !c.broken) {
                 c.broken = true;
-                count_error(s.stats, s.stats.io_errors, net::describe_error("receive from", s.run->target, batch.error()));
+                note_error(s.stats, s.stats.io_errors, net::describe_error("receive from", s.run->target, batch.error()));
             }
             break;
         }
@@ -274,7 +252,7 @@ ringlet::task<bool> connect_shard(udp_shard_state& s) {
         how.timeout = 5s;
         auto r = co_await ringlet::udp::connect(p.target, how);
         if (!r) {
-            count_error(s.stats, s.stats.connect_errors, net::describe_error("connect", p.target, r.error()));
+            note_error(s.stats, s.stats.connect_errors, net::describe_error("connect", p.target, r.error()));
             co_return false;
         }
         c->socket = std::move(*r);
@@ -283,7 +261,7 @@ ringlet::task<bool> connect_shard(udp_shard_state& s) {
         batching.max_datagram_size = largest;
         batching.max_batch = 64;
         if (auto set = c->socket.set_batch_options(batching); !set) {
-            count_error(s.stats, s.stats.connect_errors, "receive_batch options: " + set.error().message());
+            note_error(s.stats, s.stats.connect_errors, "receive_batch options: " + set.error().message());
             co_return false;
         }
         if (receive_buffer > 212992) (void)net::set_option(c->socket, net::opt::receive_buffer{receive_buffer});
@@ -301,12 +279,8 @@ ringlet::task<bool> connect_shard(udp_shard_state& s) {
 ringlet::task<void> run_shard(udp_shard_state& s) {
     const plan& p = *s.run;
     for (auto& c : s.conns) {
-        c->first_slot = p.start + std::chrono::nanoseconds{p.interval_ns * static_cast<std::int64_t>(c->id) /
-                                                           static_cast<std::int64_t>(p.opts->connections)};
-        if (p.open_loop()) {
-            const auto span = std::chrono::duration_cast<std::chrono::nanoseconds>(p.end - c->first_slot).count();
-            c->quota = std::min<std::uint64_t>(c->quota, static_cast<std::uint64_t>((span + p.interval_ns - 1) / p.interval_ns));
-        }
+        c->first_slot = p.first_slot_of(c->id);
+        c->quota = p.quota_within(c->first_slot, c->quota);
     }
     auto started = co_await ringlet::sleep_until(p.start);
     (void)started;
