@@ -19,7 +19,7 @@
 // A measuring instrument for choosing the library's default, not an example.
 #include "core/ring.hpp"
 #include "core/shard.hpp"
-#include "net/datagram_receiver.hpp"  // detail::buffer_ring
+#include "net/buffer_ring.hpp"
 
 #include <ringlet/ringlet.hpp>
 

@@ -2,10 +2,9 @@
 // ring, its queue, and the awaitable that waits on it.
 //
 // Design notes
-// - One ring of kReceiveBuffers buffers of kReceiveBufferSize bytes per shard,
-//   created on the first receive on that shard and released by a shard exit
-//   hook. liburing 2.3 has no io_uring_setup_buf_ring: the ring memory is
-//   mapped here and registered with io_uring_register_buf_ring.
+// - One ring of kReceiveBuffers buffers of kReceiveBufferSize bytes per shard
+//   (a detail::buffer_ring), created on the first receive on that shard and
+//   released by a shard exit hook.
 // - Multishot rather than one single-shot recv with IOSQE_BUFFER_SELECT per
 //   call (the previous design): bench/stream_fastpath.sh, interleaved rounds,
 //   same-round ratio medians multishot / single-shot, 50 connections, one
@@ -32,8 +31,6 @@
 
 #include <ringlet/net/receive.hpp>
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
@@ -44,12 +41,7 @@
 namespace ringlet::net {
 namespace detail {
 
-constexpr std::uint16_t kGroup = 0x1000;  // one per ring; UDP uses 0x4000 and up
-
 namespace {
-
-constexpr std::size_t ring_bytes = sizeof(io_uring_buf) * kReceiveBuffers;
-constexpr std::size_t buffer_bytes = std::size_t{kReceiveBuffers} * kReceiveBufferSize;
 
 thread_local receive_pool* shard_pool = nullptr;
 thread_local bool pool_unavailable = false;  // tried on this shard: no buffer rings
@@ -65,8 +57,8 @@ receive_pool* receive_pool::current() noexcept {
     if (pool_unavailable) return nullptr;
     auto* shard = current_shard();
     if (!shard) return nullptr;
-    auto* pool = new (std::nothrow) receive_pool;
-    if (!pool || pool->setup(shard->io().raw()) != 0) {
+    auto* pool = new (std::nothrow) receive_pool(shard->io().raw());
+    if (!pool || !pool->ready()) {
         delete pool;
         pool_unavailable = true;
         try {
@@ -85,39 +77,6 @@ receive_pool* receive_pool::current() noexcept {
     return pool;
 }
 
-int receive_pool::setup(io_uring* ring) noexcept {
-    void* r = ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (r == MAP_FAILED) return -errno;
-    ring_ = static_cast<io_uring_buf_ring*>(r);
-    void* b = ::mmap(nullptr, buffer_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (b == MAP_FAILED) return -errno;
-    buffers_ = static_cast<std::byte*>(b);
-    io_uring_buf_ring_init(ring_);
-    io_uring_buf_reg reg{};
-    reg.ring_addr = reinterpret_cast<std::uint64_t>(ring_);
-    reg.ring_entries = kReceiveBuffers;
-    reg.bgid = kGroup;
-    if (int rc = io_uring_register_buf_ring(ring, &reg, 0); rc != 0) return rc;
-    registered_on_ = ring;
-    for (unsigned id = 0; id < kReceiveBuffers; ++id) {
-        io_uring_buf_ring_add(ring_, buffer(id), kReceiveBufferSize, static_cast<std::uint16_t>(id),
-                              io_uring_buf_ring_mask(kReceiveBuffers), static_cast<int>(id));
-    }
-    io_uring_buf_ring_advance(ring_, kReceiveBuffers);
-    return 0;
-}
-
-void receive_pool::give_back(std::uint16_t id) noexcept {
-    io_uring_buf_ring_add(ring_, buffer(id), kReceiveBufferSize, id, io_uring_buf_ring_mask(kReceiveBuffers), 0);
-    io_uring_buf_ring_advance(ring_, 1);
-}
-
-receive_pool::~receive_pool() {
-    if (registered_on_) io_uring_unregister_buf_ring(registered_on_, kGroup);
-    if (buffers_) ::munmap(buffers_, buffer_bytes);
-    if (ring_) ::munmap(ring_, ring_bytes);
-}
-
 // --- stream_receiver -------------------------------------------------------------
 
 void prepare_stream_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
@@ -125,7 +84,7 @@ void prepare_stream_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept
     if (r.how_ == stream_receiver::mode::multishot && !r.plain_once_) {
         io_uring_prep_recv_multishot(sqe, r.fd, nullptr, 0, 0);
         sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = kGroup;
+        sqe->buf_group = r.pool_->group();
     } else {
         io_uring_prep_recv(sqe, r.fd, r.plain_buffer_.get(), kFallbackSize, 0);
     }

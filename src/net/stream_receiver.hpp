@@ -12,6 +12,7 @@
 
 #include "core/ring.hpp"
 #include "core/shard.hpp"
+#include "net/buffer_ring.hpp"
 
 #include <ringlet/net/receive.hpp>
 
@@ -33,16 +34,23 @@ public:
     /// shard or when the kernel has no buffer rings.
     static receive_pool* current() noexcept;
 
-    std::byte* buffer(unsigned id) const noexcept { return buffers_ + std::size_t{id} * kReceiveBufferSize; }
-    void give_back(std::uint16_t id) noexcept;
-    ~receive_pool();
+    /// Maps and registers the buffers on `io`; ready() says whether that worked.
+    explicit receive_pool(io_uring* io) noexcept : io_(io) {
+        (void)ring_.setup(io_, kReceiveBuffers, kReceiveBufferSize);
+    }
+    [[nodiscard]] bool ready() const noexcept { return ring_.ready(); }
+
+    std::byte* buffer(unsigned id) const noexcept { return ring_.buffer(id); }
+    [[nodiscard]] std::uint16_t group() const noexcept { return ring_.group(); }
+    void give_back(std::uint16_t id) noexcept {
+        ring_.give_back(id);
+        ring_.publish();
+    }
+    ~receive_pool() { ring_.release(io_); }
 
 private:
-    int setup(io_uring* ring) noexcept;
-
-    io_uring* registered_on_ = nullptr;
-    io_uring_buf_ring* ring_ = nullptr;
-    std::byte* buffers_ = nullptr;
+    io_uring* io_;  // the shard's ring it is registered on
+    buffer_ring ring_;
 };
 
 class stream_receiver;
