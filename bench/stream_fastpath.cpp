@@ -2,19 +2,26 @@
 // (issue 3, item 7: "measure the variants and keep the faster").
 //
 //   build-bench/bench/stream_fastpath 127.0.0.1:0 --variant receive   # prints: listening on ...
-//   bench/stream_fastpath.sh                  # receive vs select and vs plain, interleaved
+//   bench/stream_fastpath.sh                  # the variants against each other, interleaved
 //
-// One shard, one task per connection, each echoing what it receives with
-// stream::write_all. Only the receive differs:
+// One shard, one task per connection (TCP_NODELAY, as examples/echo_server),
+// each echoing what it receives with stream::write_all. Only the receive
+// differs:
 //
-//   receive    stream::receive(), ringlet's path: one multishot recv per
-//              connection (IORING_RECV_MULTISHOT) armed once on the shard's
-//              ring of 128 x 64 KiB provided buffers; arrivals queue
+//   receive    stream::receive() in its default mode, readiness: a multishot
+//              poll per connection, and one non-blocking recv(2) into a
+//              spare 64 KiB buffer of the shard's when the socket is readable
+//   multishot  stream::receive() in receive_mode::multishot: one multishot
+//              recv per connection (IORING_RECV_MULTISHOT) armed once on the
+//              shard's ring of 128 x 64 KiB provided buffers; arrivals queue
 //   select     one single-shot IORING_OP_RECV per read with
 //              IOSQE_BUFFER_SELECT from a ring of 128 x 64 KiB buffers set up
-//              here (ringlet's receive() until multishot measured better)
+//              here (ringlet's receive() before multishot)
 //   plain      read_some into a 64 KiB array of the connection's own
 //              (one IORING_OP_RECV per read; 64 KiB held per connection)
+//
+// --ring-writes: every variant writes through the ring only (write_some until
+// done) instead of write_all, which first sends what fits at once.
 //
 // A measuring instrument for choosing the library's default, not an example.
 #include "core/ring.hpp"
@@ -36,10 +43,23 @@ using namespace ringlet;
 
 namespace {
 
-enum class variant { plain, select, receive };
+enum class variant { plain, select, receive, multishot };
+
+bool ring_writes = false;
 
 constexpr unsigned kBuffers = 128;
 constexpr unsigned kBufferSize = 64 * 1024;
+
+// write_all, or (--ring-writes) the same through the ring only.
+task<result<void>> echo_back(tcp::stream& conn, std::span<const std::byte> data) {
+    if (!ring_writes) co_return co_await conn.write_all(data);
+    while (!data.empty()) {
+        auto n = co_await conn.write_some(data);
+        if (!n) co_return unexpected{n.error()};
+        data = data.subspan(*n);
+    }
+    co_return result<void>{};
+}
 
 // --- select: one single-shot recv with IOSQE_BUFFER_SELECT per read ---------------
 // (ringlet's receive() before it became multishot.)
@@ -119,7 +139,7 @@ task<void> echo_select(tcp::stream conn) {
     for (;;) {
         auto got = co_await select_recv{conn.socket().fd(), fallback};
         if (!got || got->size == 0) break;
-        auto written = co_await conn.write_all(std::span<const std::byte>{got->data, got->size});
+        auto written = co_await echo_back(conn, std::span<const std::byte>{got->data, got->size});
         if (got->id >= 0) {
             ring.give_back(static_cast<std::uint16_t>(got->id));
             ring.publish();
@@ -136,30 +156,33 @@ task<void> echo_plain(tcp::stream conn) {
     for (;;) {
         auto n = co_await conn.read_some(std::span<std::byte>{buffer.get(), kBufferSize});
         if (!n || *n == 0) break;
-        auto written = co_await conn.write_all(std::span<const std::byte>{buffer.get(), *n});
+        auto written = co_await echo_back(conn, std::span<const std::byte>{buffer.get(), *n});
         if (!written) break;
     }
     (void)co_await conn.close();
 }
 
-task<void> echo_receive(tcp::stream conn) {
+task<void> echo_receive(tcp::stream conn, net::receive_mode mode) {
+    (void)conn.set_receive_mode(mode);
     for (;;) {
         auto got = co_await conn.receive();
         if (!got || got->empty()) break;
-        auto written = co_await conn.write_all(got->bytes());
+        auto written = co_await echo_back(conn, got->bytes());
         if (!written) break;
     }
     (void)co_await conn.close();
 }
 
 task<void> echo(tcp::stream conn, variant v) {
+    (void)conn.set_nodelay(true);
     if (v == variant::plain) co_await echo_plain(std::move(conn));
     else if (v == variant::select) co_await echo_select(std::move(conn));
-    else co_await echo_receive(std::move(conn));
+    else if (v == variant::multishot) co_await echo_receive(std::move(conn), net::receive_mode::multishot);
+    else co_await echo_receive(std::move(conn), net::receive_mode::readiness);
 }
 
 [[noreturn]] void usage(const char* why) {
-    std::fprintf(stderr, "stream_fastpath: %s\nusage: stream_fastpath ADDRESS --variant plain|select|receive\n", why);
+    std::fprintf(stderr, "stream_fastpath: %s\nusage: stream_fastpath ADDRESS --variant plain|select|receive|multishot [--ring-writes]\n", why);
     std::exit(2);
 }
 
@@ -175,7 +198,10 @@ int main(int argc, char** argv) {
             if (name == "plain") v = variant::plain;
             else if (name == "select") v = variant::select;
             else if (name == "receive") v = variant::receive;
+            else if (name == "multishot") v = variant::multishot;
             else usage("unknown variant");
+        } else if (arg == "--ring-writes") {
+            ring_writes = true;
         } else if (address.empty() && !arg.starts_with("-")) {
             address = arg;
         } else {

@@ -2,8 +2,10 @@
 # Issue 3, item 7: the variants of the echo fast path, compared with
 # bench/echo_compare.sh's machinery (interleaved rounds, server on CPU 0, load
 # generator on CPU 1):
-#   1. ringlet's stream::receive() (multishot) against the single-shot
-#      buffer-select recv, then against plain read_some (bench/stream_fastpath.cpp);
+#   1. ringlet's stream::receive() in its default (readiness) mode against
+#      its multishot mode, the single-shot buffer-select recv, plain
+#      read_some, and itself writing through the ring only
+#      (bench/stream_fastpath.cpp);
 #   2. direct descriptors against regular ones, in a bare liburing echo
 #      server (bench/direct_descriptors.cpp).
 # In the tables the "ringlet" column is the first variant named in the
@@ -21,8 +23,8 @@ args=("$@")
 bench/echo_compare.sh --quick --only 64x1 >/dev/null  # sets up and builds $build
 ninja -C "$build" bench/stream_fastpath bench/direct_descriptors >/dev/null
 server="$build/bench/stream_fastpath 127.0.0.1:0 --variant"
-for other in select plain; do
-  echo "=== receive (multishot) vs $other"
+for other in multishot select plain "receive --ring-writes"; do
+  echo "=== receive (readiness, write_all) vs $other"
   BUILD_DIR=$build bench/echo_compare.sh "${args[@]}" --ringlet-cmd "$server receive" --baseline-cmd "$server $other"
 done
 echo "=== bare liburing: direct descriptors vs regular descriptors"

@@ -90,7 +90,12 @@ task<int> serve_tcp(const net::address& wanted) {
         co_return 1;
     }
     announce(server->local_address());
-    co_await server->serve([](tcp::stream conn) { return echo_connection(std::move(conn)); });
+    co_await server->serve([](tcp::stream conn) {
+        // As every request/response server should: each echo leaves at once
+        // instead of waiting (Nagle) for the peer's ACK of the previous one.
+        (void)conn.set_nodelay(true);
+        return echo_connection(std::move(conn));
+    });
     co_return 0;
 }
 

@@ -1,35 +1,56 @@
-// net::stream::receive(): a multishot recv on the shard's provided-buffer
-// ring, its queue, and the awaitable that waits on it.
+// net::stream::receive(): the stream's receiver (a multishot poll, or a
+// multishot recv on the shard's provided-buffer ring), its queue, and the
+// awaitable that waits on it.
 //
 // Design notes
-// - One ring of kReceiveBuffers buffers of kReceiveBufferSize bytes per shard
-//   (a detail::buffer_ring), created on the first receive on that shard and
-//   released by a shard exit hook.
-// - Multishot rather than one single-shot recv with IOSQE_BUFFER_SELECT per
-//   call (the previous design): bench/stream_fastpath.sh, interleaved rounds,
-//   same-round ratio medians multishot / single-shot, 50 connections, one
-//   shard pinned (2-vCPU VM, load average 6-10 from builds):
-//     16 KiB depth 16: 2.10x requests/s (server 4.3 vs 8.9 us per request);
-//     64 B at a fixed 50,000 requests/s: 0.98x server CPU per request;
-//     64 B depth 1 and 16, 1 KiB depth 16: 0.97-1.01x (the load generator
-//     was >= 95 % busy, so those cannot tell the two apart).
-//   A single-shot recv finds a few KiB queued and returns them; the armed
-//   multishot recv takes each arrival as it lands, so the echo's writes stay
-//   large and the kernel works on fewer, larger segments.
-// - Arrivals queue per stream until receive() takes them, each in its own
-//   ring buffer. Pieces taken together are copied into the first's buffer
-//   (while they fit in it), so a burst costs one lease and one write, as a
-//   single recv of everything would have. Against handing out each arrival
-//   on its own (same bench, 4 rounds): 16 KiB depth 16 1.12x requests/s,
-//   1 KiB depth 16 1.00x.
-// - The kernel ends the multishot recv with ENOBUFS when every buffer is out
-//   at the moment bytes arrive; then one plain recv into a heap buffer of the
-//   receiver's own (kFallbackSize) follows, and the next receive() arms the
-//   multishot again. Kernels without multishot recv (before 6.0: EINVAL on
-//   the first completion) or without buffer rings use plain recvs throughout.
+// - Two modes (net::receive_mode). Readiness, the default: one multishot poll
+//   (POLLIN) per stream stays armed, and a receive reads with one
+//   non-blocking recv(2) into a 64 KiB spare buffer when the socket is or may
+//   be readable (not yet looked at, the poll fired, or the last read filled
+//   the buffer); otherwise it waits for the poll. Multishot: one multishot
+//   recv per stream on the shard's ring of kReceiveBuffers x
+//   kReceiveBufferSize provided buffers (a detail::buffer_ring, created on
+//   the first receive on the shard, released by a shard exit hook).
+// - Why readiness is the default (bench/stream_fastpath.sh, echo servers that
+//   differ only in this, interleaved rounds, same-round ratio medians, 50
+//   connections, one shard on CPU 0, load generator on CPU 1, 2-vCPU VM):
+//   readiness / multishot 16 KiB depth 16: 1.17x requests/s, 0.87x server CPU
+//   per request; 64 B depth 1 and 16, 1 KiB depth 16: 0.96-0.99x (the load
+//   generator was >= 95 % busy: it cannot tell them apart); 64 B at a fixed
+//   50,000 requests/s: 1.02x server CPU per request. The reason is the cache:
+//   the armed multishot recvs of a whole loop turn (up to 40 task-work items
+//   per io_uring_enter, each reading everything queued on its socket) copy
+//   ~2 MiB into ring buffers before the echo's sends of the next turn copy
+//   it out again, by then from memory: perf put the send's copy at 1.4 us
+//   per 16 KiB against 0.4 us for an epoll server that writes each 64 KiB
+//   right after reading it (measured 2026-11-21). A readiness receive reads
+//   only when asked, into the most recently returned spare buffer, and
+//   write_all sends at once what fits (stream::try_write), so the bytes go
+//   out while they are still in cache; the kernel also keeps its flow control
+//   (nothing is read ahead of the application).
+// - Against the older variants (same bench): a single-shot recv with
+//   IOSQE_BUFFER_SELECT per call, 16 KiB depth 16: 1.67x requests/s; plain
+//   read_some into a 64 KiB array per connection (which an idle connection
+//   would hold): 1.70x. Small messages: 0.93-1.05x, load-generator-bound.
+// - Multishot mode: arrivals queue per stream until receive() takes them,
+//   each in its own ring buffer. Pieces taken together are copied into the
+//   first's buffer (while they fit in it), so a burst costs one lease and one
+//   write, as a single recv of everything would have. Against handing out
+//   each arrival on its own: 16 KiB depth 16 1.12x requests/s, 1 KiB depth
+//   16 1.00x.
+// - Multishot mode: the kernel ends the multishot recv with ENOBUFS when
+//   every buffer is out at the moment bytes arrive; then one plain recv into
+//   a heap buffer of the receiver's own (kFallbackSize) follows, and the next
+//   receive() arms the multishot again. Kernels without multishot recv
+//   (before 6.0: EINVAL on the first completion) or without buffer rings use
+//   plain recvs throughout; kernels without multishot poll (before 5.13)
+//   fall back from readiness the same way.
 #include "net/stream_receiver.hpp"
 
 #include <ringlet/net/receive.hpp>
+
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cassert>
@@ -44,7 +65,6 @@ namespace detail {
 namespace {
 
 thread_local receive_pool* shard_pool = nullptr;
-thread_local bool pool_unavailable = false;  // tried on this shard: no buffer rings
 
 ringlet::detail::shard* current_shard() noexcept { return ringlet::detail::shard::current(); }
 
@@ -52,21 +72,20 @@ ringlet::detail::shard* current_shard() noexcept { return ringlet::detail::shard
 
 // --- receive_pool ----------------------------------------------------------------
 
+receive_pool::receive_pool(io_uring* io) noexcept : io_(io) {
+    (void)ring_.setup(io_, kReceiveBuffers, kReceiveBufferSize);
+    try {
+        spares_.reserve(kSparesKept);  // so that recycle() never allocates
+    } catch (const std::bad_alloc&) {
+    }
+}
+
 receive_pool* receive_pool::current() noexcept {
     if (shard_pool) return shard_pool;
-    if (pool_unavailable) return nullptr;
     auto* shard = current_shard();
     if (!shard) return nullptr;
     auto* pool = new (std::nothrow) receive_pool(shard->io().raw());
-    if (!pool || !pool->ready()) {
-        delete pool;
-        pool_unavailable = true;
-        try {
-            shard->at_exit([] { pool_unavailable = false; });
-        } catch (...) {
-        }
-        return nullptr;
-    }
+    if (!pool) return nullptr;
     try {
         shard->at_exit([] { delete std::exchange(shard_pool, nullptr); });
     } catch (...) {
@@ -77,11 +96,24 @@ receive_pool* receive_pool::current() noexcept {
     return pool;
 }
 
+std::unique_ptr<std::byte[]> receive_pool::take_spare() noexcept {
+    if (spares_.empty()) return std::unique_ptr<std::byte[]>(new (std::nothrow) std::byte[kSpareSize]);
+    auto spare = std::move(spares_.back());
+    spares_.pop_back();
+    return spare;
+}
+
+void receive_pool::recycle(std::unique_ptr<std::byte[]> spare) noexcept {
+    if (spares_.size() < spares_.capacity()) spares_.push_back(std::move(spare));
+}
+
 // --- stream_receiver -------------------------------------------------------------
 
 void prepare_stream_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
     stream_receiver& r = *static_cast<stream_recv&>(op).owner;
-    if (r.how_ == stream_receiver::mode::multishot && !r.plain_once_) {
+    if (r.how_ == stream_receiver::mode::readiness) {
+        io_uring_prep_poll_multishot(sqe, r.fd, POLLIN | POLLRDHUP);
+    } else if (r.how_ == stream_receiver::mode::multishot && !r.plain_once_) {
         io_uring_prep_recv_multishot(sqe, r.fd, nullptr, 0, 0);
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = r.pool_->group();
@@ -102,8 +134,14 @@ stream_recv::stream_recv(stream_receiver& r) noexcept : io_op(&prepare_stream_re
     set_completion(&stream_recv_done);
 }
 
-stream_receiver::stream_receiver(int fd_) noexcept
-    : fd(fd_), op_(*this), pool_(receive_pool::current()), how_(pool_ ? mode::multishot : mode::plain) {}
+stream_receiver::mode stream_receiver::initial_mode(const receive_pool* pool, receive_mode wanted) noexcept {
+    if (!pool) return mode::plain;
+    if (wanted == receive_mode::multishot) return pool->ring_ready() ? mode::multishot : mode::plain;
+    return mode::readiness;
+}
+
+stream_receiver::stream_receiver(int fd_, receive_mode wanted) noexcept
+    : fd(fd_), op_(*this), pool_(receive_pool::current()), how_(initial_mode(pool_, wanted)) {}
 
 stream_receiver::~stream_receiver() { drop_queue(); }
 
@@ -114,12 +152,13 @@ std::error_code stream_receiver::ensure_armed() noexcept {
     if (!here) return make_error_code(errc::not_on_shard);
     assert((!home_ || home_ == here) && "stream::receive() used from two shards");
     home_ = here;
-    const bool plain = how_ == mode::plain || plain_once_;
+    const bool plain = how_ == mode::plain || (how_ == mode::multishot && plain_once_);
     if (plain) {
         if (plain_queued_) return {};  // its one buffer still holds bytes nobody took
         if (!plain_buffer_) {
             plain_buffer_.reset(new (std::nothrow) std::byte[kFallbackSize]);
             if (!plain_buffer_) return std::make_error_code(std::errc::not_enough_memory);
+            plain_is_spare_ = false;
         }
     }
     armed_plain_ = plain;
@@ -160,7 +199,20 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
         return;
     }
     try {
-        if (armed_plain_) {
+        if (how_ == mode::readiness) {
+            if (res > 0) {
+                readable_ = true;
+                saw_bytes_ = true;
+                // The peer's FIN or an error is reported once (the poll is
+                // edge-triggered) but stays readable for good.
+                if (res & (POLLRDHUP | POLLHUP | POLLERR)) hung_up_ = true;
+                if (waiter) read_now();
+            } else if (res == -EINVAL && !saw_bytes_ && !more) {
+                how_ = pool_->ring_ready() ? mode::multishot : mode::plain;  // no multishot poll (before 5.13)
+            } else if (res < 0 && res != -ECANCELED) {
+                push({res, 0, false});
+            }
+        } else if (armed_plain_) {
             plain_once_ = false;
             if (res != -ECANCELED) push({res, 0, true});
             plain_queued_ = res > 0;
@@ -187,6 +239,44 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
     if (std::error_code e = ensure_armed()) waiter->wake(e);  // after ENOBUFS or EINVAL: go on plainly
 }
 
+void stream_receiver::read_now() noexcept {
+    if (!plain_buffer_) {
+        plain_buffer_ = pool_->take_spare();
+        plain_is_spare_ = true;
+        if (!plain_buffer_) {
+            push_noexcept({-ENOMEM, 0, false});
+            return;
+        }
+    }
+    ssize_t n;
+    do {
+        n = ::recv(fd, plain_buffer_.get(), kSpareSize, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    const int error = n < 0 ? errno : 0;
+    if (n <= 0) pool_->recycle(std::move(plain_buffer_));  // an idle stream holds no buffer
+    if (error == EAGAIN || error == EWOULDBLOCK) {
+        readable_ = false;  // the armed poll says when bytes arrive
+        return;
+    }
+    // A full buffer suggests more is waiting; a short read that all is taken,
+    // unless the peer has hung up (its end of stream is still to be read).
+    // After end of stream or an error the next call sees the same again.
+    readable_ = hung_up_ || n <= 0 || static_cast<std::size_t>(n) == kSpareSize;
+    if (n > 0) plain_queued_ = true;
+    push_noexcept({n < 0 ? -error : static_cast<std::int32_t>(n), 0, n > 0});
+}
+
+void stream_receiver::push_noexcept(entry e) noexcept {
+    try {
+        push(e);
+    } catch (const std::bad_alloc&) {
+        // Only the first push can allocate (the queue starts empty): nothing
+        // was read yet when that fails, except these bytes.
+        if (e.plain) plain_queued_ = false;
+        readable_ = true;
+    }
+}
+
 result<received> stream_receiver::take() noexcept {
     const entry e = pop();
     received out;
@@ -197,6 +287,7 @@ result<received> stream_receiver::take() noexcept {
         plain_queued_ = false;
         out.data_ = plain_buffer_.get();
         out.owned_ = std::move(plain_buffer_);
+        if (plain_is_spare_) out.pool_ = pool_;  // the lease gives it back to the spares
         return out;
     }
     out.pool_ = pool_;
@@ -274,7 +365,10 @@ received& received::operator=(received&& other) noexcept {
 }
 
 void received::release() noexcept {
-    if (pool_) std::exchange(pool_, nullptr)->give_back(id_);
+    if (detail::receive_pool* pool = std::exchange(pool_, nullptr)) {
+        if (owned_) pool->recycle(std::move(owned_));
+        else pool->give_back(id_);
+    }
     owned_.reset();
     data_ = nullptr;
     size_ = 0;
@@ -299,7 +393,9 @@ bool receive_op::await_ready() noexcept {
         error_ = std::make_error_code(std::errc::device_or_resource_busy);
         return true;
     }
-    return deadline_passed() || receiver_->has_queued();
+    if (deadline_passed()) return true;
+    if (receiver_->may_read_now()) receiver_->read_now();
+    return receiver_->has_queued();
 }
 
 bool receive_op::suspend(std::coroutine_handle<> waiter, const stop_token& token) noexcept {

@@ -11,6 +11,9 @@
 
 #include <ringlet/net/stream.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <climits>
 #include <algorithm>
 #include <array>
@@ -59,7 +62,8 @@ stream::stream(stream&& other) noexcept
     : socket_(std::move(other.socket_)),
       receiver_(std::exchange(other.receiver_, nullptr)),
       read_deadline_(other.read_deadline_),
-      write_deadline_(other.write_deadline_) {}
+      write_deadline_(other.write_deadline_),
+      receive_mode_(other.receive_mode_) {}
 
 stream& stream::operator=(stream&& other) noexcept {
     if (this != &other) {
@@ -67,6 +71,7 @@ stream& stream::operator=(stream&& other) noexcept {
         socket_ = std::move(other.socket_);
         read_deadline_ = other.read_deadline_;
         write_deadline_ = other.write_deadline_;
+        receive_mode_ = other.receive_mode_;
     }
     return *this;
 }
@@ -86,9 +91,15 @@ task<result<void>> stream::close() {
 
 receive_op stream::receive(timeout limit) {
     if (!socket_.is_open()) return receive_op{nullptr, limit};
-    if (!receiver_) receiver_ = new (std::nothrow) detail::stream_receiver(socket_.fd());
+    if (!receiver_) receiver_ = new (std::nothrow) detail::stream_receiver(socket_.fd(), receive_mode_);
     if (!receiver_) return receive_op{nullptr, limit, std::make_error_code(std::errc::not_enough_memory)};
     return receive_op{receiver_, read_limit(limit)};
+}
+
+result<void> stream::set_receive_mode(receive_mode mode) noexcept {
+    if (receiver_) return unexpected{std::make_error_code(std::errc::device_or_resource_busy)};
+    receive_mode_ = mode;
+    return {};
 }
 
 std::error_code stream::read_refusal() const noexcept {
@@ -147,9 +158,33 @@ send_op stream::write_some(std::string_view data, timeout limit) noexcept {
     return socket_.send(as_bytes(data), write_limit(limit));
 }
 
+result<std::size_t> stream::try_write(std::span<const std::byte> data) noexcept {
+    if (!socket_.is_open()) return unexpected{std::make_error_code(std::errc::bad_file_descriptor)};
+    if (socket_.is_closing()) return unexpected{make_error_code(errc::operation_canceled)};
+    ssize_t n;
+    do {
+        n = ::send(socket_.fd(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return unexpected{std::make_error_code(std::errc::operation_would_block)};
+    return unexpected{errno_code(errno)};
+}
+
 task<result<void>> stream::write_all(std::span<const std::byte> data, timeout limit) {
     const timeout until = as_deadline(write_limit(limit));
     std::size_t done = 0;
+    // Sending at once, while the bytes are still in the cache (a receive just
+    // wrote them), rather than with the ring's next batch, is what lets a
+    // server that writes what it reads keep pace with epoll on bulk data
+    // (see the design notes in src/net/receive.cpp).
+    const stop_token token = co_await this_task::stop_token();
+    const bool may_send_now = !data.empty() && !token.stop_requested() &&
+                              !(until.is_absolute() && clock::now() >= until.deadline());
+    if (may_send_now) {
+        auto n = try_write(data);
+        if (n) done = *n;
+        else if (n.error() != std::errc::operation_would_block) co_return unexpected{n.error()};
+    }
     while (done < data.size()) {
         auto n = co_await socket_.send(data.subspan(done), until);
         if (!n) co_return unexpected{n.error()};

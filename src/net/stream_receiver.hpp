@@ -1,10 +1,11 @@
-// The receiver behind net::stream::receive(): one multishot recv on the
-// shard's ring of provided buffers, and the queue of what it posted that no
-// receive() has taken yet. Private to src/net.
+// The receiver behind net::stream::receive(): one multishot poll (readiness
+// mode) or one multishot recv on the shard's ring of provided buffers
+// (multishot mode), and the queue of what was received that no receive() has
+// taken yet. Private to src/net; the modes: src/net/receive.cpp.
 //
 // Lifetime: created by a stream's first receive(), owned by the stream. While
-// its recv is armed the kernel holds a pointer to it, so a stream that goes
-// away first abandons it (cancel; the last completion frees it). close()
+// its operation is armed the kernel holds a pointer to it, so a stream that
+// goes away first abandons it (cancel; the last completion frees it). close()
 // cancels it and waits for the last completion before the descriptor closes.
 //
 // Thread safety: touched only by the shard of its first receive().
@@ -26,19 +27,22 @@ namespace ringlet::net::detail {
 constexpr unsigned kReceiveBuffers = 128;            // a power of two
 constexpr unsigned kReceiveBufferSize = 64 * 1024;
 constexpr std::size_t kFallbackSize = 16 * 1024;
+constexpr std::size_t kSpareSize = 64 * 1024;         // what one readiness receive reads at most
+constexpr std::size_t kSparesKept = 64;               // idle spare buffers a shard keeps
 
-/// The shard's ring of provided buffers for stream receives.
+/// The shard's buffers for stream receives: the ring of provided buffers the
+/// multishot recv picks from, and a stack of spare buffers the readiness
+/// receive reads into (the most recently returned first: still in cache).
 class receive_pool {
 public:
     /// The calling shard's pool (created on first use), or nullptr off a
-    /// shard or when the kernel has no buffer rings.
+    /// shard or when out of memory.
     static receive_pool* current() noexcept;
 
-    /// Maps and registers the buffers on `io`; ready() says whether that worked.
-    explicit receive_pool(io_uring* io) noexcept : io_(io) {
-        (void)ring_.setup(io_, kReceiveBuffers, kReceiveBufferSize);
-    }
-    [[nodiscard]] bool ready() const noexcept { return ring_.ready(); }
+    /// Maps and registers the ring buffers on `io` (ring_ready() says whether
+    /// that worked: the kernel may have no buffer rings).
+    explicit receive_pool(io_uring* io) noexcept;
+    [[nodiscard]] bool ring_ready() const noexcept { return ring_.ready(); }
 
     std::byte* buffer(unsigned id) const noexcept { return ring_.buffer(id); }
     [[nodiscard]] std::uint16_t group() const noexcept { return ring_.group(); }
@@ -46,17 +50,25 @@ public:
         ring_.give_back(id);
         ring_.publish();
     }
+
+    /// A spare buffer of kSpareSize bytes (nullptr when out of memory).
+    std::unique_ptr<std::byte[]> take_spare() noexcept;
+    /// Returns a buffer take_spare() gave out.
+    void recycle(std::unique_ptr<std::byte[]> spare) noexcept;
+
     ~receive_pool() { ring_.release(io_); }
 
 private:
     io_uring* io_;  // the shard's ring it is registered on
     buffer_ring ring_;
+    std::vector<std::unique_ptr<std::byte[]>> spares_;  // capacity kSparesKept
 };
 
 class stream_receiver;
 
-/// The receiving operation: a multishot recv selecting pool buffers, or one
-/// plain recv into the receiver's own heap buffer.
+/// The receiving operation: a multishot poll for readability (readiness
+/// mode), a multishot recv selecting pool buffers, or one plain recv into the
+/// receiver's own heap buffer.
 class stream_recv final : public ringlet::detail::io_op {
 public:
     explicit stream_recv(stream_receiver& owner) noexcept;
@@ -65,13 +77,21 @@ public:
 
 class stream_receiver {
 public:
-    explicit stream_receiver(int fd) noexcept;
+    stream_receiver(int fd, receive_mode wanted) noexcept;
     stream_receiver(const stream_receiver&) = delete;
     stream_receiver& operator=(const stream_receiver&) = delete;
     ~stream_receiver();
 
     /// Arms the receiving operation unless it is armed (or can't be: an error).
     std::error_code ensure_armed() noexcept;
+    /// Readiness mode: whether a recv now may find bytes (the socket was
+    /// readable when last seen, or has not been looked at yet).
+    [[nodiscard]] bool may_read_now() const noexcept {
+        return how_ == mode::readiness && readable_ && count_ == 0 && !closing;
+    }
+    /// Readiness mode: one non-blocking recv(2) into a spare buffer, queued
+    /// (bytes, end of stream or error); nothing when the socket is empty.
+    void read_now() noexcept;
     void on_completion(int res, std::uint32_t flags, bool more) noexcept;
     [[nodiscard]] bool has_queued() const noexcept { return count_ > 0; }
     /// Hands out the oldest queued piece (joined with small ones after it).
@@ -99,9 +119,10 @@ public:
     int fd;
 
 private:
-    enum class mode : std::uint8_t { multishot, plain };
+    enum class mode : std::uint8_t { readiness, multishot, plain };
     /// A queued completion: bytes in pool buffer `id` (or in plain_buffer_
     /// when `plain`), end of stream (res 0) or an error (res < 0).
+    /// (Readiness mode queues at most one entry: it reads only when asked.)
     struct entry {
         std::int32_t res;
         std::uint16_t id;
@@ -110,6 +131,8 @@ private:
 
     friend void prepare_stream_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept;
     void push(entry e);
+    void push_noexcept(entry e) noexcept;
+    static mode initial_mode(const receive_pool* pool, receive_mode wanted) noexcept;
     entry pop() noexcept;
     void cancel() noexcept;
     void drop_queue() noexcept;
@@ -118,6 +141,7 @@ private:
     receive_pool* pool_;
     ringlet::detail::shard* home_ = nullptr;
     std::unique_ptr<std::byte[]> plain_buffer_;  // a plain recv's target, until handed out
+    bool plain_is_spare_ = false;                // plain_buffer_ came from the pool's spares
     std::vector<entry> queue_;                   // circular
     std::uint32_t head_ = 0;
     std::uint32_t count_ = 0;
@@ -130,6 +154,8 @@ private:
     bool cancel_sent_ = false;
     bool orphaned_ = false;
     bool saw_bytes_ = false;
+    bool readable_ = true;  // readiness mode: a recv may find bytes
+    bool hung_up_ = false;  // readiness mode: the poll saw the peer's FIN or an error
 };
 
 }  // namespace ringlet::net::detail

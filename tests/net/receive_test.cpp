@@ -1,21 +1,33 @@
-// net::stream::receive(): leases on the shard's provided buffers, end of
-// stream, timeouts, close with a receive pending, the fallback when every
-// buffer is leased out, and a bulk transfer whose checksum matches.
+// net::stream::receive() in both receive modes (readiness and multishot):
+// leases, end of stream, timeouts, close with a receive pending, more leases
+// held than the provided-buffer ring has, a bulk transfer whose checksum
+// matches; and net::stream::try_write.
 #include "stream_test_support.hpp"
 
 #include <ringlet/core/task_group.hpp>
 #include <ringlet/net/receive.hpp>
 
+#include <sys/ioctl.h>
+
+#include <string>
 #include <vector>
 
 using namespace ringlet;
 using namespace ringlet::test;
 using namespace std::chrono_literals;
 
-TEST(Receive, LeasesBytesThenEmptyAtEndOfStream) {
+namespace {
+
+class ReceiveModes : public ::testing::TestWithParam<net::receive_mode> {};
+
+}  // namespace
+
+TEST_P(ReceiveModes, LeasesBytesThenEmptyAtEndOfStream) {
+    const net::receive_mode mode = GetParam();
     runtime rt{quiet_runtime()};
-    rt.run([]() -> task<void> {
+    rt.run([mode]() -> task<void> {
         auto [a, b] = co_await tcp_pair();
+        CO_ASSERT_OK(b.set_receive_mode(mode));
         CO_ASSERT_OK(co_await a.write_all("hello"));
         auto got = co_await b.receive(2s);
         CO_ASSERT_OK(got);
@@ -29,10 +41,12 @@ TEST(Receive, LeasesBytesThenEmptyAtEndOfStream) {
     });
 }
 
-TEST(Receive, TimeoutIsTimedOutAndCloseIsCancelled) {
+TEST_P(ReceiveModes, TimeoutIsTimedOutAndCloseIsCancelled) {
+    const net::receive_mode mode = GetParam();
     runtime rt{quiet_runtime()};
-    rt.run([]() -> task<void> {
+    rt.run([mode]() -> task<void> {
         auto [a, b] = co_await tcp_pair();
+        CO_ASSERT_OK(b.set_receive_mode(mode));
         auto late = co_await b.receive(50ms);
         EXPECT_FALSE(late);
         if (!late) { EXPECT_EQ(late.error(), errc::timed_out); }
@@ -57,12 +71,16 @@ TEST(Receive, TimeoutIsTimedOutAndCloseIsCancelled) {
 
 // More receives than the shard has buffers, each lease held: the ones the
 // ring cannot serve read into their own buffers, and every byte arrives.
-TEST(Receive, MoreLeasesThanBuffersFallBackWithoutLosingBytes) {
+TEST_P(ReceiveModes, MoreLeasesThanBuffersFallBackWithoutLosingBytes) {
+    const net::receive_mode mode = GetParam();
     runtime rt{quiet_runtime()};
-    rt.run([]() -> task<void> {
+    rt.run([mode]() -> task<void> {
         constexpr int n = 160;  // the pool has 128 buffers
         std::vector<std::pair<tcp::stream, tcp::stream>> pairs;
-        for (int i = 0; i < n; ++i) pairs.push_back(co_await tcp_pair());
+        for (int i = 0; i < n; ++i) {
+            pairs.push_back(co_await tcp_pair());
+            CO_ASSERT_OK(pairs.back().second.set_receive_mode(mode));
+        }
         std::vector<net::received> held;
         for (int i = 0; i < n; ++i) {
             CO_ASSERT_OK(co_await pairs[i].first.write_all("message " + std::to_string(i)));
@@ -94,10 +112,12 @@ TEST(Receive, MoreLeasesThanBuffersFallBackWithoutLosingBytes) {
     });
 }
 
-TEST(Receive, BulkTransferChecksumMatches) {
+TEST_P(ReceiveModes, BulkTransferChecksumMatches) {
+    const net::receive_mode mode = GetParam();
     runtime rt{quiet_runtime()};
-    rt.run([]() -> task<void> {
+    rt.run([mode]() -> task<void> {
         auto [a, b] = co_await tcp_pair();
+        CO_ASSERT_OK(b.set_receive_mode(mode));
         std::string data(8 << 20, '\0');
         for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131) ^ (i >> 11));
         task_group g;
@@ -122,12 +142,14 @@ TEST(Receive, BulkTransferChecksumMatches) {
 
 // What arrives while nobody receives waits in the stream's queue: a timed-out
 // receive loses nothing, and small pieces sent apart come out joined, in order.
-TEST(Receive, BytesArrivingBetweenReceivesQueueAndJoin) {
+TEST_P(ReceiveModes, BytesArrivingBetweenReceivesQueueAndJoin) {
+    const net::receive_mode mode = GetParam();
     runtime rt{quiet_runtime()};
-    rt.run([]() -> task<void> {
+    rt.run([mode]() -> task<void> {
         auto [a, b] = co_await tcp_pair();
+        CO_ASSERT_OK(b.set_receive_mode(mode));
         CO_ASSERT_OK(a.set_nodelay(true));
-        auto none = co_await b.receive(20ms);  // arms the multishot recv
+        auto none = co_await b.receive(20ms);  // arms the multishot poll or recv
         EXPECT_FALSE(none);
         if (!none) { EXPECT_EQ(none.error(), errc::timed_out); }
         for (const char* piece : {"one ", "two ", "three"}) {
@@ -154,10 +176,12 @@ TEST(Receive, BytesArrivingBetweenReceivesQueueAndJoin) {
 // The armed receive would take bytes from under read_some, so once receive()
 // has been used the plain reads are refused rather than racing it; so is a
 // second receive() while one waits.
-TEST(Receive, ReadSomeAfterReceiveAndTwoReceivesAreRefused) {
+TEST_P(ReceiveModes, ReadSomeAfterReceiveAndTwoReceivesAreRefused) {
+    const net::receive_mode mode = GetParam();
     runtime rt{quiet_runtime()};
-    rt.run([]() -> task<void> {
+    rt.run([mode]() -> task<void> {
         auto [a, b] = co_await tcp_pair();
+        CO_ASSERT_OK(b.set_receive_mode(mode));
         CO_ASSERT_OK(co_await a.write_all("x"));
         auto got = co_await b.receive(2s);
         CO_ASSERT_OK(got);
@@ -186,10 +210,12 @@ TEST(Receive, ReadSomeAfterReceiveAndTwoReceivesAreRefused) {
 // A stream moved after its first receive keeps receiving; one destroyed with
 // its receive armed (and bytes queued) frees everything (ASan checks) and the
 // peer sees the connection end.
-TEST(Receive, MovedAndDestroyedStreamsWithArmedReceive) {
+TEST_P(ReceiveModes, MovedAndDestroyedStreamsWithArmedReceive) {
+    const net::receive_mode mode = GetParam();
     runtime rt{quiet_runtime()};
-    rt.run([]() -> task<void> {
+    rt.run([mode]() -> task<void> {
         auto [a, b] = co_await tcp_pair();
+        CO_ASSERT_OK(b.set_receive_mode(mode));
         CO_ASSERT_OK(co_await a.write_all("before"));
         auto got = co_await b.receive(2s);
         CO_ASSERT_OK(got);
@@ -201,10 +227,129 @@ TEST(Receive, MovedAndDestroyedStreamsWithArmedReceive) {
         EXPECT_EQ(later->text(), "after");
         CO_ASSERT_OK(co_await a.write_all("queued, never taken"));
         (void)co_await sleep_for(10ms);
-        { tcp::stream gone = std::move(moved); }  // destroyed: receive armed, bytes queued
+        { tcp::stream gone = std::move(moved); }  // destroyed with its receive armed
         char buf[16];
         auto end = co_await a.read_some(buf, 2s);
-        CO_ASSERT_OK(end);  // a FIN: the receiver had taken those bytes off the socket
-        EXPECT_EQ(*end, 0u);
+        if (mode == net::receive_mode::multishot) {
+            CO_ASSERT_OK(end);  // a FIN: the receiver had taken those bytes off the socket
+            EXPECT_EQ(*end, 0u);
+        } else {
+            // The bytes were still unread in the socket: closing it resets the connection.
+            EXPECT_FALSE(end);
+            if (!end) { EXPECT_EQ(end.error(), std::errc::connection_reset); }
+        }
+    });
+}
+
+// The peer sends more than one receive takes, then its FIN, all while nobody
+// receives: the receives that follow yield every byte and then the end of
+// stream (the FIN is announced once, before the bytes in front of it are read).
+TEST_P(ReceiveModes, EndOfStreamBehindQueuedBytesIsSeen) {
+    const net::receive_mode mode = GetParam();
+    runtime rt{quiet_runtime()};
+    rt.run([mode]() -> task<void> {
+        auto [a, b] = co_await tcp_pair();
+        CO_ASSERT_OK(b.set_receive_mode(mode));
+        auto none = co_await b.receive(10ms);  // arms the poll or recv
+        EXPECT_FALSE(none);
+        const std::string data(100 * 1024, 'd');
+        CO_ASSERT_OK(co_await a.write_all(data));
+        CO_ASSERT_OK(co_await a.shutdown(net::shutdown_how::write));
+        (void)co_await sleep_for(20ms);  // the completions for bytes and FIN arrive unasked
+        std::size_t total = 0;
+        bool ended = false;
+        for (int i = 0; i < 100 && !ended; ++i) {
+            auto got = co_await b.receive(1s);
+            CO_ASSERT_OK(got);
+            total += got->size();
+            ended = got->empty();
+        }
+        EXPECT_TRUE(ended);
+        EXPECT_EQ(total, data.size());
+    });
+}
+
+INSTANTIATE_TEST_SUITE_P(Receive, ReceiveModes,
+                         ::testing::Values(net::receive_mode::readiness, net::receive_mode::multishot),
+                         [](const auto& p) { return p.param == net::receive_mode::readiness ? "Readiness" : "Multishot"; });
+
+TEST(Receive, ModeIsChosenBeforeTheFirstReceive) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        auto [a, b] = co_await tcp_pair();
+        EXPECT_EQ(b.get_receive_mode(), net::receive_mode::readiness);
+        CO_ASSERT_OK(b.set_receive_mode(net::receive_mode::multishot));
+        EXPECT_EQ(b.get_receive_mode(), net::receive_mode::multishot);
+        CO_ASSERT_OK(co_await a.write_all("z"));
+        auto got = co_await b.receive(2s);
+        CO_ASSERT_OK(got);
+        auto late = b.set_receive_mode(net::receive_mode::readiness);
+        EXPECT_FALSE(late);
+        if (!late) { EXPECT_EQ(late.error(), std::errc::device_or_resource_busy); }
+        tcp::stream moved = std::move(b);
+        EXPECT_EQ(moved.get_receive_mode(), net::receive_mode::multishot);
+    });
+}
+
+// A readiness receive reads only when asked: what the peer sends while nobody
+// receives stays in the socket (the kernel's flow control holds the sender
+// back) instead of piling up in the process.
+TEST(Receive, ReadinessLeavesUnaskedBytesInTheSocket) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        auto [a, b] = co_await tcp_pair();
+        auto none = co_await b.receive(10ms);  // arms the poll
+        EXPECT_FALSE(none);
+        CO_ASSERT_OK(co_await a.write_all("unasked"));
+        (void)co_await sleep_for(20ms);  // the poll's completion has arrived
+        int queued = 0;
+        EXPECT_EQ(::ioctl(b.socket().fd(), FIONREAD, &queued), 0);
+        EXPECT_EQ(queued, 7);
+        auto got = co_await b.receive(2s);
+        CO_ASSERT_OK(got);
+        EXPECT_EQ(got->text(), "unasked");
+    });
+}
+
+// try_write sends what fits without waiting, says would-block when nothing
+// fits, and reports a closed stream and a vanished peer as errors.
+TEST(TryWrite, SendsWhatFitsThenWouldBlockThenErrors) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        auto [a, b] = co_await tcp_pair();
+        const std::string hello = "hello";
+        auto n = a.try_write(as_bytes(hello));
+        CO_ASSERT_OK(n);
+        EXPECT_EQ(*n, hello.size());
+        auto got = co_await b.receive(2s);
+        CO_ASSERT_OK(got);
+        EXPECT_EQ(got->text(), "hello");
+        got->release();
+
+        // Nobody reads b: a's send buffer and b's receive buffer fill up.
+        const std::string chunk(256 * 1024, 'x');
+        std::size_t sent = 0;
+        result<std::size_t> last = 0u;
+        for (int i = 0; i < 10000; ++i) {
+            last = a.try_write(as_bytes(chunk));
+            if (!last) break;
+            sent += *last;
+        }
+        EXPECT_FALSE(last);
+        if (!last) { EXPECT_EQ(last.error(), std::errc::operation_would_block); }
+        EXPECT_GT(sent, 0u);
+
+        CO_ASSERT_OK(co_await b.close());  // unread bytes: the peer is reset
+        (void)co_await sleep_for(20ms);
+        auto gone = a.try_write(as_bytes(hello));
+        EXPECT_FALSE(gone);
+        if (!gone) {
+            EXPECT_TRUE(gone.error() == std::errc::connection_reset || gone.error() == std::errc::broken_pipe)
+                << gone.error().message();
+        }
+        CO_ASSERT_OK(co_await a.close());
+        auto closed = a.try_write(as_bytes(hello));
+        EXPECT_FALSE(closed);
+        if (!closed) { EXPECT_EQ(closed.error(), std::errc::bad_file_descriptor); }
     });
 }

@@ -5,18 +5,29 @@
 //     if (!got || got->empty()) co_return;           // error, or end of stream
 //     co_await conn.write_all(got->bytes());         // the lease ends with `got`
 //
-// Each shard owns one ring of provided buffers (IORING_REGISTER_PBUF_RING,
-// kernel 5.19+). A stream's first receive() arms one multishot recv
-// (IORING_RECV_MULTISHOT, kernel 6.0+) that stays armed: whenever bytes
-// arrive the kernel puts them in a buffer of the ring and posts them, and the
-// stream queues them until receive() hands them out. An idle connection holds
-// no buffer; bytes that arrived while nobody was receiving wait in the queue
-// (in ring buffers), never lost. Small pieces queued back to back come out as
-// one lease (copied together, up to a buffer's 64 KiB).
+// Two ways to wait for the bytes (net::receive_mode, chosen per stream before
+// its first receive(); readiness unless set otherwise):
 //
-// Where the kernel has no buffer rings or multishot recv, or the shard's
-// buffers are all leased out when bytes arrive, a receive reads into a heap
-// buffer of its own instead (16 KiB); callers see no difference.
+// - readiness (the default): the first receive() arms one multishot poll for
+//   readability (IORING_OP_POLL_ADD with IORING_POLL_ADD_MULTI) that stays
+//   armed. A receive reads with one non-blocking recv(2) into a 64 KiB buffer
+//   from the shard's spares (the most recently returned first, so still in
+//   cache) when the socket is, or may be, readable, and otherwise waits for
+//   the poll. Bytes stay in the socket until a receive() asks for them, so
+//   the kernel's flow control applies and nothing is read ahead.
+// - multishot: the first receive() arms one multishot recv
+//   (IORING_RECV_MULTISHOT, kernel 6.0+) on the shard's ring of 128 x 64 KiB
+//   provided buffers (IORING_REGISTER_PBUF_RING, 5.19+); whenever bytes
+//   arrive the kernel puts them in a buffer and posts them, and the stream
+//   queues them until receive() hands them out (small pieces queued back to
+//   back come out as one lease, copied together, up to 64 KiB).
+//
+// Either way an idle connection holds no buffer, and bytes that arrive while
+// nobody is receiving (or after a receive timed out) are never lost. Why
+// readiness is the default: src/net/receive.cpp, design notes (measured).
+// Where the kernel has no multishot poll, or no buffer rings or multishot recv
+// for the multishot mode, a receive reads into a heap buffer of its own
+// instead (16 KiB); callers see no difference.
 //
 // Mixing: once receive() has been used on a stream, read_some() and the reads
 // built on it are refused (std::errc::device_or_resource_busy) — the armed
@@ -46,6 +57,12 @@ namespace detail {
 class receive_pool;
 class stream_receiver;
 }  // namespace detail
+
+/// How a stream's receive() waits for bytes (see the file comment).
+enum class receive_mode : std::uint8_t {
+    readiness,  ///< multishot poll + recv(2) into a spare buffer when readable
+    multishot,  ///< multishot recv into the shard's provided-buffer ring
+};
 
 /// The bytes of one receive, leased from the shard's buffer ring (or owned,
 /// on the fallback path). Move-only; empty at end of stream.
@@ -84,7 +101,8 @@ private:
 /// the stream closed), the connection's errno (std::errc::connection_reset,
 /// ...). A receive that times out or is cancelled loses nothing: bytes that
 /// arrive later wait for the next receive().
-/// @see io_uring_prep_recv_multishot(3), io_uring_register_buf_ring(3)
+/// @see io_uring_prep_poll_multishot(3), io_uring_prep_recv_multishot(3),
+/// io_uring_register_buf_ring(3)
 class [[nodiscard]] receive_op final : public detail::timed_wait {
 public:
     /// `receiver` null: refused with `refused` (or bad_file_descriptor).

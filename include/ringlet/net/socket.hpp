@@ -72,6 +72,8 @@ public:
 
     [[nodiscard]] int fd() const noexcept { return fd_; }
     [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
+    /// True while close() runs (operations started now are refused).
+    [[nodiscard]] bool is_closing() const noexcept { return closing_; }
     /// Operations awaiting their completion on this socket right now.
     [[nodiscard]] std::uint32_t ops_in_flight() const noexcept { return in_flight_; }
     /// Gives up ownership: returns the descriptor and leaves this socket closed.

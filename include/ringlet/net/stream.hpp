@@ -82,13 +82,18 @@ public:
     /// Yields a lease on the next bytes of the stream, in a buffer of the
     /// shard's (up to 64 KiB), waiting until at least one byte (or the end of
     /// stream) arrives: empty at end of stream. The first call arms one
-    /// multishot recv that stays armed, so bytes keep arriving between calls
-    /// (queued, never lost, also across a timeout) and no buffer is held while
-    /// nothing has arrived: the read for servers with many idle connections
-    /// and for bulk transfer (no copy, large reads). Use it or read_some on a
-    /// stream, not both. Errors, timeouts and cancellation as read_some.
-    /// @see net::received, receive_op
+    /// multishot operation that stays armed (see receive_mode); no buffer is
+    /// held while nothing has arrived, and nothing is lost between calls or
+    /// across a timeout: the read for servers with many idle connections and
+    /// for bulk transfer (large reads into buffers that are still in cache).
+    /// Use it or read_some on a stream, not both. Errors, timeouts and
+    /// cancellation as read_some. @see net::received, receive_op
     [[nodiscard]] receive_op receive(timeout limit = {});
+
+    /// Chooses how receive() waits (receive_mode::readiness by default).
+    /// Errors: std::errc::device_or_resource_busy once receive() has been used.
+    result<void> set_receive_mode(receive_mode mode) noexcept;
+    [[nodiscard]] receive_mode get_receive_mode() const noexcept { return receive_mode_; }
 
     /// Fills `buffer` completely. Errors: errc::end_of_stream when the peer
     /// closes first, plus read_some's. After an error the buffer holds an
@@ -109,9 +114,19 @@ public:
     [[nodiscard]] send_op write_some(std::span<const std::byte> data, timeout limit = {}) noexcept;
     [[nodiscard]] send_op write_some(std::string_view data, timeout limit = {}) noexcept;
 
+    /// Sends what the socket buffer takes right now, without waiting: one
+    /// non-blocking send(2). Yields the count (possibly short), or
+    /// std::errc::operation_would_block when the buffer is full. Errors:
+    /// std::errc::bad_file_descriptor (not open), errc::operation_canceled
+    /// (closing), std::errc::broken_pipe / connection_reset. Ignores the
+    /// write deadline: it cannot wait. (Tokio's try_write.)
+    [[nodiscard]] result<std::size_t> try_write(std::span<const std::byte> data) noexcept;
+
     /// Sends all of `data`, continuing after short writes. Errors: write_some's
     /// (std::errc::broken_pipe / connection_reset when the peer is gone); how
-    /// much was sent before an error is unspecified. @see send(2)
+    /// much was sent before an error is unspecified. What the socket buffer
+    /// takes at once is sent directly (try_write); the rest waits on the ring.
+    /// @see send(2)
     [[nodiscard]] task<result<void>> write_all(std::span<const std::byte> data, timeout limit = {});
     [[nodiscard]] task<result<void>> write_all(std::string_view data, timeout limit = {});
 
@@ -174,6 +189,7 @@ private:
     detail::stream_receiver* receiver_ = nullptr;  // created by the first receive()
     clock::time_point read_deadline_ = clock::time_point::max();
     clock::time_point write_deadline_ = clock::time_point::max();
+    receive_mode receive_mode_ = receive_mode::readiness;
 };
 
 /// `t` as an absolute deadline taken now (unset stays unset): what a composite
