@@ -214,8 +214,11 @@ private:
                                        static_cast<std::uint32_t>(cqe->res)});
                     if (!c.sending && !c.closing) send_front(id);
                     if (!more && !c.closing) arm_recv(id);
-                } else if (cqe->res == -ENOBUFS && !c.closing) {
-                    arm_recv(id);  // every buffer out for a moment: the bytes wait in the socket
+                } else if ((cqe->res == -ENOBUFS || (cqe->res == 0 && (cqe->flags & IORING_CQE_F_SOCK_NONEMPTY))) &&
+                           !c.closing) {
+                    // Every buffer out for a moment: the bytes wait in the socket.
+                    // (Linux 6.18 also ends the recv with 0 + SOCK_NONEMPTY here.)
+                    arm_recv(id);
                 } else {
                     start_close(id);  // end of stream, an error, or our cancel
                 }

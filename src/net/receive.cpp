@@ -219,8 +219,11 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
         } else if (has_buffer) {
             saw_bytes_ = true;
             push({res, id, false});
-        } else if (res == -ENOBUFS) {
-            plain_once_ = true;  // every buffer is out: the bytes wait in the socket
+        } else if (res == -ENOBUFS || (res == 0 && (flags & IORING_CQE_F_SOCK_NONEMPTY))) {
+            // Every buffer is out: the bytes wait in the socket. (Linux 6.18
+            // was seen ending a multishot recv on an empty ring with 0 and
+            // SOCK_NONEMPTY instead of ENOBUFS: bytes wait, so not the end.)
+            plain_once_ = true;
         } else if (res == -EINVAL && !saw_bytes_ && !more) {
             how_ = mode::plain;  // a kernel without multishot recv
         } else if (res != -ECANCELED) {

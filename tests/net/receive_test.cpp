@@ -104,6 +104,15 @@ TEST_P(ReceiveModes, MoreLeasesThanBuffersFallBackWithoutLosingBytes) {
         for (int i = 0; i < n; ++i) CO_ASSERT_OK(co_await pairs[i].first.write_all("again " + std::to_string(i)));
         co_await g.wait();
         for (int i = 0; i < n; ++i) EXPECT_EQ(seen[i], "again " + std::to_string(i));
+        // Still every ring buffer leased: the receives re-arm on an empty
+        // ring, with bytes already waiting in the socket (not end of stream).
+        for (int i = 0; i < n; ++i) CO_ASSERT_OK(co_await pairs[i].first.write_all("third " + std::to_string(i)));
+        (void)co_await sleep_for(10ms);
+        for (int i = 0; i < n; ++i) {
+            auto got = co_await pairs[i].second.receive(2s);
+            CO_ASSERT_OK(got);
+            EXPECT_EQ(got->text(), "third " + std::to_string(i));
+        }
         held.clear();
         for (auto& [c, s] : pairs) {
             CO_ASSERT_OK(co_await c.close());
