@@ -210,7 +210,7 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
             } else if (res == -EINVAL && !saw_bytes_ && !more) {
                 how_ = pool_->ring_ready() ? mode::multishot : mode::plain;  // no multishot poll (before 5.13)
             } else if (res < 0 && res != -ECANCELED) {
-                push({res, 0, false});
+                fill_slot({res, 0, false});
             }
         } else if (armed_plain_) {
             plain_once_ = false;
@@ -236,18 +236,18 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
     }
     if (!more && close_waiter_) current_shard()->schedule(std::exchange(close_waiter_, {}));
     if (!waiter) return;
-    if (count_ > 0) return waiter->wake();
+    if (has_queued()) return waiter->wake();
     if (armed_) return;
     if (closing || res == -ECANCELED) return waiter->wake(make_error_code(errc::operation_canceled));
     if (std::error_code e = ensure_armed()) waiter->wake(e);  // after ENOBUFS or EINVAL: go on plainly
 }
 
 void stream_receiver::read_now() noexcept {
-    if (!plain_buffer_) {
+    if (!plain_buffer_ || !plain_is_spare_) {
         plain_buffer_ = pool_->take_spare();
         plain_is_spare_ = true;
         if (!plain_buffer_) {
-            push_noexcept({-ENOMEM, 0, false});
+            fill_slot({-ENOMEM, 0, false});
             return;
         }
     }
@@ -266,22 +266,21 @@ void stream_receiver::read_now() noexcept {
     // After end of stream or an error the next call sees the same again.
     readable_ = hung_up_ || n <= 0 || static_cast<std::size_t>(n) == kSpareSize;
     if (n > 0) plain_queued_ = true;
-    push_noexcept({n < 0 ? -error : static_cast<std::int32_t>(n), 0, n > 0});
+    fill_slot({n < 0 ? -error : static_cast<std::int32_t>(n), 0, n > 0});
 }
 
-void stream_receiver::push_noexcept(entry e) noexcept {
-    try {
-        push(e);
-    } catch (const std::bad_alloc&) {
-        // Only the first push can allocate (the queue starts empty): nothing
-        // was read yet when that fails, except these bytes.
-        if (e.plain) plain_queued_ = false;
-        readable_ = true;
-    }
+void stream_receiver::fill_slot(entry e) noexcept {
+    // Full only with bytes read and not taken: an error the poll reports
+    // meanwhile is reported again by the next recv.
+    if (slot_full_) return;
+    slot_ = e;
+    slot_full_ = true;
 }
 
 result<received> stream_receiver::take() noexcept {
-    const entry e = pop();
+    entry e = slot_;
+    if (slot_full_) slot_full_ = false;
+    else e = pop();
     received out;
     if (e.res < 0) return unexpected{errno_code(-e.res)};
     if (e.res == 0) return out;  // end of stream
@@ -330,6 +329,7 @@ void stream_receiver::drop_queue() noexcept {
         const entry e = pop();
         if (!e.plain && e.res > 0 && pool_alive) pool_->give_back(e.id);
     }
+    slot_full_ = false;  // its bytes are in plain_buffer_, freed with it
 }
 
 void stream_receiver::abandon(stream_receiver* r) noexcept {

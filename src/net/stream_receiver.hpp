@@ -87,13 +87,13 @@ public:
     /// Readiness mode: whether a recv now may find bytes (the socket was
     /// readable when last seen, or has not been looked at yet).
     [[nodiscard]] bool may_read_now() const noexcept {
-        return how_ == mode::readiness && readable_ && count_ == 0 && !closing;
+        return how_ == mode::readiness && readable_ && !has_queued() && !closing;
     }
     /// Readiness mode: one non-blocking recv(2) into a spare buffer, queued
     /// (bytes, end of stream or error); nothing when the socket is empty.
     void read_now() noexcept;
     void on_completion(int res, std::uint32_t flags, bool more) noexcept;
-    [[nodiscard]] bool has_queued() const noexcept { return count_ > 0; }
+    [[nodiscard]] bool has_queued() const noexcept { return count_ > 0 || slot_full_; }
     /// Hands out the oldest queued piece (joined with small ones after it).
     result<received> take() noexcept;
     /// Re-arms a multishot recv that ended (ENOBUFS), so bytes keep arriving
@@ -122,7 +122,8 @@ private:
     enum class mode : std::uint8_t { readiness, multishot, plain };
     /// A queued completion: bytes in pool buffer `id` (or in plain_buffer_
     /// when `plain`), end of stream (res 0) or an error (res < 0).
-    /// (Readiness mode queues at most one entry: it reads only when asked.)
+    /// (Readiness mode uses slot_ instead: it reads only when asked, so it
+    /// never holds more than one, and needs no allocation for it.)
     struct entry {
         std::int32_t res;
         std::uint16_t id;
@@ -131,7 +132,7 @@ private:
 
     friend void prepare_stream_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept;
     void push(entry e);
-    void push_noexcept(entry e) noexcept;
+    void fill_slot(entry e) noexcept;
     static mode initial_mode(const receive_pool* pool, receive_mode wanted) noexcept;
     entry pop() noexcept;
     void cancel() noexcept;
@@ -145,6 +146,8 @@ private:
     std::vector<entry> queue_;                   // circular
     std::uint32_t head_ = 0;
     std::uint32_t count_ = 0;
+    entry slot_{};            // readiness mode: what the last read yielded
+    bool slot_full_ = false;
     std::coroutine_handle<> close_waiter_;
     mode how_;
     bool plain_once_ = false;    // the pool was empty: one plain recv, then multishot again
