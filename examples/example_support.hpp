@@ -1,5 +1,6 @@
 // What the example programs share: the address argument (DESIGN.md's
-// conventions), the one-line usage errors, and the echo loop itself.
+// conventions), the one-line usage errors, a TCP server's command line and
+// listening socket, and the echo loop itself.
 #pragma once
 
 #include <ringlet/ringlet.hpp>
@@ -8,10 +9,12 @@
 #include <ringlet/net/resolve.hpp>
 #include <ringlet/net/tcp.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +53,15 @@ inline unsigned long number_value(const char* program, int argc, char** argv, in
     return n;
 }
 
+/// Takes `arg`, which is none of the program's options, as its one operand
+/// (stored in `operand`); exits 2 when it looks like an option or when the
+/// operand was already given.
+inline void take_operand(const char* program, std::string_view arg, std::string& operand) {
+    if (arg.size() > 1 && arg[0] == '-') usage_error(program, "unknown option \"" + std::string(arg) + "\"");
+    if (!operand.empty()) usage_error(program, "unexpected argument \"" + std::string(arg) + "\"");
+    operand = arg;
+}
+
 /// Checks the syntax of an address argument without resolving anything:
 /// "" when fine, otherwise the reason quoting the text.
 inline std::string check_address_syntax(std::string_view text) {
@@ -60,6 +72,44 @@ inline std::string check_address_syntax(std::string_view text) {
 
 inline bool is_unix(const net::address& a) {
     return a.family() == net::address_family::unix_path || a.family() == net::address_family::unix_abstract;
+}
+
+/// A numeric option of a server: `--name N`, N from `low` to `high`, stored in `value`.
+struct number_option {
+    std::string_view name;
+    std::size_t& value;
+    unsigned long low;
+    unsigned long high;
+};
+
+/// Parses the command line `program ADDRESS [options]` of a TCP server and
+/// returns ADDRESS: --help (or -h) prints `usage` and exits 0; `options`
+/// are the server's own. ADDRESS is checked for syntax only (host names are
+/// resolved later, on a shard) and must not be a unix socket, which
+/// `server` (what that message calls the program) does not serve. Exits 2
+/// on a bad argument.
+inline std::string tcp_server_arguments(const char* program, const char* usage, std::string_view server, int argc,
+                                        char** argv, std::initializer_list<number_option> options) {
+    std::string address;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(usage, stdout);
+            std::exit(0);
+        }
+        const auto option = std::ranges::find(options, arg, &number_option::name);
+        if (option != options.end()) {
+            option->value = number_value(program, argc, argv, i, option->low, option->high);
+        } else {
+            take_operand(program, arg, address);
+        }
+    }
+    if (address.empty()) usage_error(program, "missing the address to listen on");
+    if (auto why = check_address_syntax(address); !why.empty()) usage_error(program, why);
+    if (auto a = net::address::parse(address); a && is_unix(*a)) {
+        usage_error(program, "address \"" + address + "\" is a unix socket; " + std::string(server) + " serves TCP");
+    }
+    return address;
 }
 
 /// The addresses an argument stands for, in the order to try them: the
@@ -179,6 +229,26 @@ inline task<std::optional<net::address>> tcp_address_of(std::string text, std::s
         co_return std::nullopt;
     }
     co_return candidates.front();
+}
+
+/// Listens where a TCP server's address argument says (resolving a host
+/// name first) and prints the `listening on` line with the bound port. On
+/// failure it prints "<program>: <why>" on stderr and returns nothing.
+inline task<std::optional<tcp::listener>> listen_and_announce(const char* program, std::string text) {
+    std::string error;
+    auto where = co_await tcp_address_of(text, error);
+    if (!where) {
+        std::fprintf(stderr, "%s: %s\n", program, error.c_str());
+        co_return std::nullopt;
+    }
+    auto lst = tcp::listen(*where);
+    if (!lst) {
+        std::fprintf(stderr, "%s: %s\n", program, net::describe_error("listen", *where, lst.error()).c_str());
+        co_return std::nullopt;
+    }
+    auto bound = lst->local_address();
+    print_listening(bound ? *bound : *where);
+    co_return std::move(*lst);
 }
 
 }  // namespace example

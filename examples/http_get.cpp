@@ -18,7 +18,7 @@
 // says what was wrong: "bad chunk size line", "body ended after 10 of 20
 // bytes", ...), and when resolving, connecting or the timeout failed; 2 for
 // a bad argument. Only http:// URLs: https_get does TLS.
-#include "example_support.hpp"
+#include "http_support.hpp"
 
 #include <ringlet/net/buffered_reader.hpp>
 
@@ -45,32 +45,6 @@ Exits 1 when the status is 400 or more or the response is malformed.
 
 constexpr std::size_t max_header_line = 8192;
 constexpr std::size_t max_headers = 100;
-
-struct url {
-    std::string host;
-    std::uint16_t port = 80;
-    std::string path = "/";
-};
-
-/// Splits http://host[:port][/path]; false when `text` is not such a URL.
-/// (https_get's parse_url, with the other scheme and default port.)
-bool parse_url(std::string_view text, url& out) {
-    constexpr std::string_view scheme = "http://";
-    if (text.substr(0, scheme.size()) != scheme) return false;
-    text.remove_prefix(scheme.size());
-    const std::size_t slash = text.find('/');
-    std::string_view authority = text.substr(0, slash);
-    if (slash != std::string_view::npos) out.path = std::string(text.substr(slash));
-    if (authority.empty()) return false;
-    if (auto hp = net::parse_host_port(authority)) {
-        out.host = hp->host;
-        out.port = hp->port;
-    } else {
-        if (authority.front() == '[' || authority.find(':') != std::string_view::npos) return false;
-        out.host = std::string(authority);
-    }
-    return !out.host.empty() && out.port != 0;
-}
 
 /// The Host header's value: the authority as the URL gave it.
 std::string host_header(const url& u) {
@@ -281,18 +255,12 @@ int main(int argc, char** argv) {
             limit = std::chrono::seconds{number_value(me, argc, argv, i, 1, 3600)};
         } else if (arg == "-q") {
             quiet = true;
-        } else if (arg.size() > 1 && arg[0] == '-') {
-            usage_error(me, "unknown option \"" + std::string(arg) + "\"");
-        } else if (text.empty()) {
-            text = arg;
         } else {
-            usage_error(me, "unexpected argument \"" + std::string(arg) + "\"");
+            take_operand(me, arg, text);
         }
     }
-    if (text.empty()) usage_error(me, "missing the URL");
-    url target;
     if (text.substr(0, 8) == "https://") usage_error(me, "\"" + text + "\" is https: use https_get");
-    if (!parse_url(text, target)) usage_error(me, "\"" + text + "\" is not an http://host[:port]/path URL");
+    const url target = url_argument(me, text, "http://", 80);
     try {
         runtime rt{{.shards = 1}};
         return rt.run([&]() { return fetch(target, limit, quiet); });

@@ -10,6 +10,7 @@
 // name", "certificate has expired", ...), 2 for a bad argument. It speaks
 // HTTP/1.1 with "Connection: close" and reads until the server's
 // close_notify; a response cut without one is reported as truncated.
+#include "http_support.hpp"
 #include "tls_example_support.hpp"
 
 using namespace example;
@@ -25,30 +26,6 @@ Fetches URL (https://host[:port]/path) and prints the body on stdout.
   -v           print the TLS parameters and response headers on stderr
   --help       this text
 )";
-
-struct url {
-    std::string host;
-    std::uint16_t port = 443;
-    std::string path = "/";
-};
-
-bool parse_url(std::string_view text, url& out) {
-    constexpr std::string_view scheme = "https://";
-    if (text.substr(0, scheme.size()) != scheme) return false;
-    text.remove_prefix(scheme.size());
-    const std::size_t slash = text.find('/');
-    std::string_view authority = text.substr(0, slash);
-    if (slash != std::string_view::npos) out.path = std::string(text.substr(slash));
-    if (authority.empty()) return false;
-    if (auto hp = net::parse_host_port(authority)) {
-        out.host = hp->host;
-        out.port = hp->port;
-    } else {
-        if (authority.front() == '[' || authority.find(':') != std::string_view::npos) return false;
-        out.host = std::string(authority);
-    }
-    return !out.host.empty() && out.port != 0;
-}
 
 task<int> fetch(url target, tls::context ctx, bool verbose) {
     auto conn = co_await tls::connect(target.host, target.port, ctx);
@@ -115,17 +92,11 @@ int main(int argc, char** argv) {
             insecure = true;
         } else if (arg == "-v") {
             verbose = true;
-        } else if (arg.size() > 1 && arg[0] == '-') {
-            usage_error(me, "unknown option \"" + std::string(arg) + "\"");
-        } else if (text.empty()) {
-            text = arg;
         } else {
-            usage_error(me, "unexpected argument \"" + std::string(arg) + "\"");
+            take_operand(me, arg, text);
         }
     }
-    if (text.empty()) usage_error(me, "missing the URL");
-    url target;
-    if (!parse_url(text, target)) usage_error(me, "\"" + text + "\" is not an https://host[:port]/path URL");
+    const url target = url_argument(me, text, "https://", 443);
     const tls::context ctx = load_context(me, [&] {
         tls::client_options o;
         o.ca_file = ca;

@@ -37,28 +37,9 @@ struct options {
 };
 
 options parse_args(int argc, char** argv) {
-    const char* me = "line_server";
     options out;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            std::fputs(usage, stdout);
-            std::exit(0);
-        } else if (arg == "--max-line") {
-            out.max_line = number_value(me, argc, argv, i, 1, 1 << 20);
-        } else if (arg.size() > 1 && arg[0] == '-') {
-            usage_error(me, "unknown option \"" + std::string(arg) + "\"");
-        } else if (out.address.empty()) {
-            out.address = arg;
-        } else {
-            usage_error(me, "unexpected argument \"" + std::string(arg) + "\"");
-        }
-    }
-    if (out.address.empty()) usage_error(me, "missing the address to listen on");
-    if (auto why = check_address_syntax(out.address); !why.empty()) usage_error(me, why);
-    if (auto a = net::address::parse(out.address); a && is_unix(*a)) {
-        usage_error(me, "address \"" + out.address + "\" is a unix socket; line_server serves TCP");
-    }
+    out.address = tcp_server_arguments("line_server", usage, "line_server", argc, argv,
+                                       {{"--max-line", out.max_line, 1, 1 << 20}});
     return out;
 }
 
@@ -93,19 +74,8 @@ task<void> print_lines(tcp::stream conn, task_group& server, std::size_t max_lin
 }
 
 task<int> serve(const options& opts) {
-    std::string error;
-    auto where = co_await tcp_address_of(opts.address, error);
-    if (!where) {
-        std::fprintf(stderr, "line_server: %s\n", error.c_str());
-        co_return 1;
-    }
-    auto lst = tcp::listen(*where);
-    if (!lst) {
-        std::fprintf(stderr, "line_server: %s\n", net::describe_error("listen", *where, lst.error()).c_str());
-        co_return 1;
-    }
-    auto bound = lst->local_address();
-    print_listening(bound ? *bound : *where);
+    auto lst = co_await listen_and_announce("line_server", opts.address);
+    if (!lst) co_return 1;
 
     // The accept loop runs inside the group too, so that "exit" (a
     // request_stop on the group) ends it along with the connections.
