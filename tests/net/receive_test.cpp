@@ -278,6 +278,46 @@ TEST_P(ReceiveModes, EndOfStreamBehindQueuedBytesIsSeen) {
     });
 }
 
+// A peer that resets the connection (SO_LINGER 0) while a receive waits, and
+// one that resets behind bytes it sent: the bytes first, then
+// connection_reset; never a hang.
+TEST_P(ReceiveModes, ResetByPeerIsConnectionReset) {
+    const net::receive_mode mode = GetParam();
+    runtime rt{quiet_runtime()};
+    rt.run([mode]() -> task<void> {
+        const linger abort_on_close{1, 0};
+        {
+            auto [a, b] = co_await tcp_pair();
+            CO_ASSERT_OK(b.set_receive_mode(mode));
+            task_group g;
+            result<net::received> waiting = unexpected{errc::not_on_shard};
+            g.spawn([](net::stream& s, result<net::received>& out) -> task<void> { out = co_await s.receive(2s); }(
+                b, waiting));
+            (void)co_await sleep_for(10ms);
+            CO_ASSERT_OK(a.socket().set_option(SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close));
+            CO_ASSERT_OK(co_await a.close());
+            co_await g.wait();
+            EXPECT_FALSE(waiting);
+            if (!waiting) { EXPECT_EQ(waiting.error(), std::errc::connection_reset); }
+        }
+        {
+            auto [a, b] = co_await tcp_pair();
+            CO_ASSERT_OK(b.set_receive_mode(mode));
+            CO_ASSERT_OK(co_await a.write_all("last words"));
+            (void)co_await sleep_for(10ms);
+            CO_ASSERT_OK(a.socket().set_option(SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close));
+            CO_ASSERT_OK(co_await a.close());
+            (void)co_await sleep_for(10ms);
+            auto words = co_await b.receive(2s);
+            CO_ASSERT_OK(words);
+            EXPECT_EQ(words->text(), "last words");
+            auto reset = co_await b.receive(2s);
+            EXPECT_FALSE(reset);
+            if (!reset) { EXPECT_EQ(reset.error(), std::errc::connection_reset); }
+        }
+    });
+}
+
 INSTANTIATE_TEST_SUITE_P(Receive, ReceiveModes,
                          ::testing::Values(net::receive_mode::readiness, net::receive_mode::multishot),
                          [](const auto& p) { return p.param == net::receive_mode::readiness ? "Readiness" : "Multishot"; });
