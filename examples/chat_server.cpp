@@ -215,11 +215,5 @@ task<int> serve(const options& opts) {
 
 int main(int argc, char** argv) {
     const options opts = parse_args(argc, argv);
-    try {
-        runtime rt{{.shards = 1}};
-        return rt.run([&]() { return serve(opts); });
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "chat_server: %s\n", e.what());
-        return 1;
-    }
+    return run_on_one_shard("chat_server", [&]() { return serve(opts); });
 }

@@ -148,11 +148,5 @@ task<int> run_client(const options& opts) {
 
 int main(int argc, char** argv) {
     const options opts = parse_args(argc, argv);
-    try {
-        runtime rt{{.shards = 1}};
-        return rt.run([&]() { return run_client(opts); });
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "echo_client: %s\n", e.what());
-        return 1;
-    }
+    return run_on_one_shard("echo_client", [&]() { return run_client(opts); });
 }

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -160,33 +161,6 @@ task<void> linger_before_close(Stream& conn, std::chrono::milliseconds limit = s
     }
 }
 
-/// Accepts connections and echoes each in its own task until the runtime
-/// stops; then lets the connections end and closes the listener. Out of
-/// descriptors (EMFILE/ENFILE), it says so at most once a second, backs off
-/// and keeps serving the connections it has.
-template <class Listener>
-task<void> serve_echo(Listener& lst) {
-    task_group connections;
-    auto last_complaint = clock::time_point{};
-    for (;;) {
-        auto conn = co_await lst.accept();
-        if (conn) {
-            connections.spawn(echo_connection(std::move(*conn)));
-            continue;
-        }
-        if (conn.error() == errc::operation_canceled) break;  // stopping
-        if (clock::now() - last_complaint >= 1s) {
-            std::fprintf(stderr, "accept: %s; retrying\n", conn.error().message().c_str());
-            last_complaint = clock::now();
-        }
-        const auto pause = conn.error() == std::errc::too_many_files_open ? 100ms : 10ms;
-        auto slept = co_await sleep_for(pause);
-        if (!slept) break;  // stopping
-    }
-    co_await connections.wait();
-    (void)co_await lst.close();
-}
-
 /// Prints the one `listening on <address>` line DESIGN.md asks of servers,
 /// flushed at once so that a script waiting for it sees it.
 inline void print_listening(const net::address& where) {
@@ -196,9 +170,10 @@ inline void print_listening(const net::address& where) {
 
 /// Accepts connections and spawns `handle(conn)` (a task<void>) for each into
 /// `connections`, until the accept is cancelled (the awaiting task or the
-/// group is stopped, or the runtime is stopping). Backs off from accept
-/// errors like serve_echo. It neither waits for the connections nor closes
-/// the listener: the caller owns both.
+/// group is stopped, or the runtime is stopping). Out of descriptors
+/// (EMFILE/ENFILE), it says so at most once a second, backs off and keeps
+/// serving the connections it has. It neither waits for the connections nor
+/// closes the listener: the caller owns both.
 template <class Listener, class Handler>
 task<void> accept_each(Listener& lst, task_group& connections, Handler handle) {
     auto last_complaint = clock::time_point{};
@@ -216,6 +191,31 @@ task<void> accept_each(Listener& lst, task_group& connections, Handler handle) {
         const auto pause = conn.error() == std::errc::too_many_files_open ? 100ms : 10ms;
         auto slept = co_await sleep_for(pause);
         if (!slept) break;  // stopping
+    }
+}
+
+/// Accepts connections and echoes each in its own task until the runtime
+/// stops (see accept_each); then lets the connections end and closes the
+/// listener.
+template <class Listener>
+task<void> serve_echo(Listener& lst) {
+    task_group connections;
+    co_await accept_each(lst, connections, [](auto conn) { return echo_connection(std::move(conn)); });
+    co_await connections.wait();
+    (void)co_await lst.close();
+}
+
+/// main()'s body for a program on one shard: runs `work` (a callable that
+/// returns task<int>, the exit status); 1 with "<program>: <why>" on stderr
+/// when the runtime itself fails (no io_uring, say).
+template <class Work>
+int run_on_one_shard(const char* program, Work work) {
+    try {
+        runtime rt{{.shards = 1}};
+        return rt.run(std::move(work));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", program, e.what());
+        return 1;
     }
 }
 

@@ -261,11 +261,5 @@ int main(int argc, char** argv) {
     }
     if (text.substr(0, 8) == "https://") usage_error(me, "\"" + text + "\" is https: use https_get");
     const url target = url_argument(me, text, "http://", 80);
-    try {
-        runtime rt{{.shards = 1}};
-        return rt.run([&]() { return fetch(target, limit, quiet); });
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "%s: %s\n", me, e.what());
-        return 1;
-    }
+    return run_on_one_shard(me, [&]() { return fetch(target, limit, quiet); });
 }

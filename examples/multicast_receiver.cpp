@@ -174,11 +174,5 @@ task<int> receive(const options& o) {
 
 int main(int argc, char** argv) {
     const options opts = parse_args(argc, argv);
-    try {
-        runtime rt{{.shards = 1}};
-        return rt.run([&]() { return receive(opts); });
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "multicast_receiver: %s\n", e.what());
-        return 1;
-    }
+    return run_on_one_shard("multicast_receiver", [&]() { return receive(opts); });
 }

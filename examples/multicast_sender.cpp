@@ -149,11 +149,5 @@ task<int> send(const options& o) {
 
 int main(int argc, char** argv) {
     const options opts = parse_args(argc, argv);
-    try {
-        runtime rt{{.shards = 1}};
-        return rt.run([&]() { return send(opts); });
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "multicast_sender: %s\n", e.what());
-        return 1;
-    }
+    return run_on_one_shard("multicast_sender", [&]() { return send(opts); });
 }

@@ -123,11 +123,5 @@ int main(int argc, char** argv) {
         o.verify_peer = !insecure;
         return tls::context::client(o);
     });
-    try {
-        runtime rt{{.shards = 1}};
-        return rt.run([&]() { return run(address, name, ctx); });
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "%s: %s\n", me, e.what());
-        return 1;
-    }
+    return run_on_one_shard(me, [&]() { return run(address, name, ctx); });
 }

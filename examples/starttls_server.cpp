@@ -150,11 +150,5 @@ int main(int argc, char** argv) {
         o.private_key_file = key;
         return tls::context::server(o);
     });
-    try {
-        runtime rt{{.shards = 1}};
-        return rt.run([&]() { return serve(address, ctx); });
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "%s: %s\n", me, e.what());
-        return 1;
-    }
+    return run_on_one_shard(me, [&]() { return serve(address, ctx); });
 }

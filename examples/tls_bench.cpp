@@ -134,11 +134,5 @@ int main(int argc, char** argv) {
         c.verify_peer = !o.insecure;
         return tls::context::client(c);
     });
-    try {
-        runtime rt{{.shards = 1}};
-        return rt.run([&]() { return bench(o, ctx); });
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "%s: %s\n", me, e.what());
-        return 1;
-    }
+    return run_on_one_shard(me, [&]() { return bench(o, ctx); });
 }

@@ -115,11 +115,5 @@ task<int> run(const net::address& where) {
 
 int main(int argc, char** argv) {
     const net::address where = parse_args(argc, argv);
-    try {
-        runtime rt{{.shards = 1}};
-        return rt.run([&]() { return run(where); });
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "unix_echo: %s\n", e.what());
-        return 1;
-    }
+    return run_on_one_shard("unix_echo", [&]() { return run(where); });
 }
