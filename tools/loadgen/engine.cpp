@@ -70,6 +70,12 @@ std::uint64_t plan::quota_within(clock::time_point first, std::uint64_t quota) c
     return std::min<std::uint64_t>(quota, static_cast<std::uint64_t>((span + interval_ns - 1) / interval_ns));
 }
 
+std::uint64_t plan::quota_of(std::uint64_t id) const noexcept {
+    std::uint64_t quota = UINT64_MAX;
+    if (opts->requests > 0) quota = opts->requests / opts->connections + (id < opts->requests % opts->connections);
+    return quota_within(first_slot_of(id), quota);
+}
+
 std::uint64_t plan::due(clock::time_point first, std::uint64_t quota, clock::time_point now) const noexcept {
     if (!open_loop()) return quota;
     if (now < first) return 0;
@@ -324,7 +330,6 @@ ringlet::task<bool> connect_shard(shard_state& s) {
             (void)r->set_nodelay(true);  // each batch leaves at once, as a latency-minded client's would
             c->stream = std::move(*r);
         }
-        if (opts.requests > 0) c->quota = opts.requests / opts.connections + (id < opts.requests % opts.connections);
         if (!p.open_loop()) c->sent_at.resize(p.depth);
         if (p.vectored) {
             c->iov.resize(2 * p.batch);
@@ -341,7 +346,7 @@ ringlet::task<void> run_shard(shard_state& s) {
     const plan& p = *s.run;
     for (auto& c : s.conns) {
         c->first_slot = p.first_slot_of(c->id);
-        c->quota = p.quota_within(c->first_slot, c->quota);
+        c->quota = p.quota_of(c->id);
     }
     // Every shard starts at the same instant, so the first responses fall inside the plan.
     auto started = co_await ringlet::sleep_until(p.start);

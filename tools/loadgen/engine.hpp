@@ -90,6 +90,9 @@ struct plan {
     /// Rate mode: `quota` cut to the slots before `end` of a timetable that
     /// starts at `first`; closed loop: `quota`.
     [[nodiscard]] std::uint64_t quota_within(clock::time_point first, std::uint64_t quota) const noexcept;
+    /// Connection `id`'s quota: its share of --requests (all of them when
+    /// not set), cut to its timetable (quota_within).
+    [[nodiscard]] std::uint64_t quota_of(std::uint64_t id) const noexcept;
     /// How many of `quota` are due at `now` (rate mode: by the timetable that
     /// starts at `first`; closed loop: all of them).
     [[nodiscard]] std::uint64_t due(clock::time_point first, std::uint64_t quota, clock::time_point now) const noexcept;
@@ -140,7 +143,8 @@ struct connection {
 };
 
 /// What one shard measured.
-struct alignas(64) shard_stats {
+/// What both engines (TCP here, UDP in udp_engine.hpp) count per shard.
+struct stats_common {
     std::atomic<std::uint64_t> live_responses{0};  // every verified response so far
     std::atomic<std::uint64_t> live_errors{0};
     std::atomic<bool> done{false};
@@ -148,17 +152,20 @@ struct alignas(64) shard_stats {
     std::uint64_t window_responses = 0;  // responses that arrived inside [measure, end)
     std::uint64_t total_responses = 0;
     std::uint64_t total_sent = 0;
-    std::uint64_t writes = 0;            // send / sendmsg operations
-    std::uint64_t reads = 0;             // recv operations that returned data
+    std::uint64_t writes = 0;            // send operations (TCP: send / sendmsg; UDP: send_batch calls)
+    std::uint64_t reads = 0;             // receive operations that returned data
     std::uint64_t bytes_read = 0;
-    std::uint64_t mismatches = 0;        // connections ended by a wrong byte
-    std::uint64_t io_errors = 0;         // connections ended by an I/O error or an early close
+    std::uint64_t mismatches = 0;        // TCP: connections ended by a wrong byte; UDP: wrong echoes
+    std::uint64_t io_errors = 0;         // connections / sockets ended by an I/O error or an early close
     std::uint64_t connect_errors = 0;
-    std::uint64_t unanswered = 0;        // requests sent and never answered
-    bool gave_up = false;                // the watchdog cancelled the drain
+    bool gave_up = false;                // the drain was cut short (watchdog / grace period)
     std::string first_error;
     histogram latency;                   // from the (scheduled) send to the last byte of the echo
     histogram send_lag;                  // rate mode: actual send − scheduled send
+};
+
+struct alignas(64) shard_stats : stats_common {
+    std::uint64_t unanswered = 0;  // requests sent and never answered
 };
 
 struct shard_state {

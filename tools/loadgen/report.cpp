@@ -55,43 +55,38 @@ cpu_times cpu_times::now() noexcept {
     return {seconds(u.ru_utime), seconds(u.ru_stime)};
 }
 
+namespace {
+
+void add_common(summary& out, const stats_common& st) {
+    out.window_responses += st.window_responses;
+    out.total_responses += st.total_responses;
+    out.total_sent += st.total_sent;
+    out.writes += st.writes;
+    out.reads += st.reads;
+    out.bytes_read += st.bytes_read;
+    out.mismatches += st.mismatches;
+    out.io_errors += st.io_errors;
+    out.connect_errors += st.connect_errors;
+    out.latency.merge(st.latency);
+    out.send_lag.merge(st.send_lag);
+    if (out.first_error.empty()) out.first_error = st.first_error;
+}
+
+}  // namespace
+
 void merge(summary& out, const std::vector<shard_state*>& shards) {
     for (const shard_state* sh : shards) {
-        const shard_stats& st = sh->stats;
-        out.window_responses += st.window_responses;
-        out.total_responses += st.total_responses;
-        out.total_sent += st.total_sent;
-        out.writes += st.writes;
-        out.reads += st.reads;
-        out.bytes_read += st.bytes_read;
-        out.mismatches += st.mismatches;
-        out.io_errors += st.io_errors;
-        out.connect_errors += st.connect_errors;
-        out.unanswered += st.unanswered;
-        out.latency.merge(st.latency);
-        out.send_lag.merge(st.send_lag);
-        if (out.first_error.empty()) out.first_error = st.first_error;
+        add_common(out, sh->stats);
+        out.unanswered += sh->stats.unanswered;
     }
 }
 
 void merge(summary& out, const std::vector<udp_shard_state*>& shards) {
     out.udp = true;
     for (const udp_shard_state* sh : shards) {
-        const udp_shard_stats& st = sh->stats;
-        out.window_responses += st.window_responses;
-        out.total_responses += st.total_responses;
-        out.total_sent += st.total_sent;
-        out.writes += st.writes;
-        out.reads += st.reads;
-        out.bytes_read += st.bytes_read;
-        out.mismatches += st.mismatches;
-        out.io_errors += st.io_errors;
-        out.connect_errors += st.connect_errors;
-        out.lost += st.lost;
-        out.late += st.late;
-        out.latency.merge(st.latency);
-        out.send_lag.merge(st.send_lag);
-        if (out.first_error.empty()) out.first_error = st.first_error;
+        add_common(out, sh->stats);
+        out.lost += sh->stats.lost;
+        out.late += sh->stats.late;
     }
 }
 

@@ -265,7 +265,6 @@ ringlet::task<bool> connect_shard(udp_shard_state& s) {
             co_return false;
         }
         if (receive_buffer > 212992) (void)net::set_option(c->socket, net::opt::receive_buffer{receive_buffer});
-        if (opts.requests > 0) c->quota = opts.requests / opts.connections + (id < opts.requests % opts.connections);
         c->slots.resize(p.depth);
         for (std::uint32_t k = 0; k < p.depth; ++k) c->slots[k].next_seq = k;
         for (std::uint32_t k = p.depth; k > 0; --k) c->free.push_back(k - 1);
@@ -280,7 +279,7 @@ ringlet::task<void> run_shard(udp_shard_state& s) {
     const plan& p = *s.run;
     for (auto& c : s.conns) {
         c->first_slot = p.first_slot_of(c->id);
-        c->quota = p.quota_within(c->first_slot, c->quota);
+        c->quota = p.quota_of(c->id);
     }
     auto started = co_await ringlet::sleep_until(p.start);
     (void)started;

@@ -70,27 +70,10 @@ struct udp_connection {
 };
 
 /// What one shard measured.
-struct alignas(64) udp_shard_stats {
-    std::atomic<std::uint64_t> live_responses{0};  // every verified echo so far
-    std::atomic<std::uint64_t> live_errors{0};
+struct alignas(64) udp_shard_stats : stats_common {
     std::atomic<std::uint64_t> live_lost{0};
-    std::atomic<bool> done{false};
-
-    std::uint64_t window_responses = 0;  // echoes that arrived inside [measure, end)
-    std::uint64_t total_responses = 0;
-    std::uint64_t total_sent = 0;
-    std::uint64_t writes = 0;            // send_batch calls
-    std::uint64_t reads = 0;             // receive_batch calls that yielded datagrams
-    std::uint64_t bytes_read = 0;
-    std::uint64_t mismatches = 0;        // echoes with a wrong byte, length or tag
-    std::uint64_t io_errors = 0;         // sockets ended by an I/O error
-    std::uint64_t connect_errors = 0;
-    std::uint64_t lost = 0;              // unanswered after the timeout, or at the end of the run
-    std::uint64_t late = 0;              // echoes of datagrams already counted lost (or repeated)
-    bool gave_up = false;                // the grace period ended the drain
-    std::string first_error;
-    histogram latency;                   // from the (scheduled) send to the echo
-    histogram send_lag;                  // rate mode: actual send − scheduled send
+    std::uint64_t lost = 0;  // unanswered after the timeout, or at the end of the run
+    std::uint64_t late = 0;  // echoes of datagrams already counted lost (or repeated)
 };
 
 struct udp_shard_state {
