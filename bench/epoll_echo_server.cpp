@@ -17,6 +17,8 @@
 // kept, the connection waits for EPOLLOUT instead of EPOLLIN until it is
 // flushed (so a client that does not read cannot make it buffer without
 // bound). TCP_NODELAY on accepted sockets. It uses no ringlet code at all.
+#include "baseline_support.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -41,6 +43,9 @@
 
 namespace {
 
+constexpr const char* me = "epoll_echo_server";
+
+
 constexpr const char* usage = R"(usage: epoll_echo_server ADDRESS
 
 A single-threaded, level-triggered epoll echo server: the baseline that
@@ -55,16 +60,6 @@ its CPU time on stderr and exits 0.
 )";
 
 constexpr std::size_t read_size = 64 * 1024;
-
-[[noreturn]] void usage_error(const std::string& message) {
-    std::fprintf(stderr, "epoll_echo_server: %s (try --help)\n", message.c_str());
-    std::exit(2);
-}
-
-[[noreturn]] void die(const char* what) {
-    std::fprintf(stderr, "epoll_echo_server: %s: %s\n", what, std::strerror(errno));
-    std::exit(1);
-}
 
 struct endpoint {
     sockaddr_storage storage{};
@@ -84,40 +79,7 @@ bool parse_address(std::string_view text, endpoint& out) {
         out.size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
         return true;
     }
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return false;
-    std::string host{text.substr(0, colon)};
-    const std::string port_text{text.substr(colon + 1)};
-    char* end = nullptr;
-    const unsigned long port = std::strtoul(port_text.c_str(), &end, 10);
-    if (port_text.empty() || *end != '\0' || port > 65535) return false;
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-        auto& v6 = reinterpret_cast<sockaddr_in6&>(out.storage);
-        v6.sin6_family = AF_INET6;
-        v6.sin6_port = htons(static_cast<std::uint16_t>(port));
-        out.size = sizeof v6;
-        return inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &v6.sin6_addr) == 1;
-    }
-    auto& v4 = reinterpret_cast<sockaddr_in&>(out.storage);
-    v4.sin_family = AF_INET;
-    v4.sin_port = htons(static_cast<std::uint16_t>(port));
-    out.size = sizeof v4;
-    return inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1;
-}
-
-std::string describe(const sockaddr_storage& s, std::string_view given) {
-    char text[INET6_ADDRSTRLEN] = {};
-    if (s.ss_family == AF_INET) {
-        const auto& v4 = reinterpret_cast<const sockaddr_in&>(s);
-        inet_ntop(AF_INET, &v4.sin_addr, text, sizeof text);
-        return std::string(text) + ":" + std::to_string(ntohs(v4.sin_port));
-    }
-    if (s.ss_family == AF_INET6) {
-        const auto& v6 = reinterpret_cast<const sockaddr_in6&>(s);
-        inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof text);
-        return "[" + std::string(text) + "]:" + std::to_string(ntohs(v6.sin6_port));
-    }
-    return std::string(given);
+    return baseline::parse_ip_address(text, out.storage, out.size);
 }
 
 /// What a connection has read but the socket has not yet taken back.
@@ -131,7 +93,7 @@ class server {
 public:
     server(int listener, int signals) : listener_(listener), signals_(signals), buffer_(read_size) {
         epoll_ = epoll_create1(EPOLL_CLOEXEC);
-        if (epoll_ < 0) die("epoll_create1");
+        if (epoll_ < 0) baseline::die(me, "epoll_create1");
         watch(listener_, EPOLLIN, EPOLL_CTL_ADD);
         watch(signals_, EPOLLIN, EPOLL_CTL_ADD);
     }
@@ -143,7 +105,7 @@ public:
             const int n = epoll_wait(epoll_, events, 256, -1);
             if (n < 0) {
                 if (errno == EINTR) continue;
-                die("epoll_wait");
+                baseline::die(me, "epoll_wait");
             }
             for (int i = 0; i < n; ++i) {
                 const int fd = events[i].data.fd;
@@ -167,7 +129,7 @@ private:
         epoll_event ev{};
         ev.events = events;
         ev.data.fd = fd;
-        if (epoll_ctl(epoll_, op, fd, &ev) < 0) die("epoll_ctl");
+        if (epoll_ctl(epoll_, op, fd, &ev) < 0) baseline::die(me, "epoll_ctl");
     }
 
     void accept_all() {
@@ -245,43 +207,28 @@ private:
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string address;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            std::fputs(usage, stdout);
-            return 0;
-        }
-        if (arg.size() > 1 && arg[0] == '-') usage_error("unknown option \"" + std::string(arg) + "\"");
-        if (!address.empty()) usage_error("unexpected argument \"" + std::string(arg) + "\"");
-        address = arg;
-    }
-    if (address.empty()) usage_error("missing the address to listen on");
+    const std::string address =
+        baseline::address_argument(me, usage, argc, argv, "missing the address to listen on");
     endpoint where;
-    if (!parse_address(address, where)) usage_error("\"" + address + "\" is not a numeric address, unix:/path or @name");
+    if (!parse_address(address, where)) {
+        baseline::usage_error(me, "\"" + address + "\" is not a numeric address, unix:/path or @name");
+    }
 
-    // Signals arrive through a descriptor in the epoll set, so stopping is just another event.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &stop_signals, nullptr) < 0) die("sigprocmask");
-    const int signals = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (signals < 0) die("signalfd");
+    const int signals = baseline::stop_signal_fd(me);
 
     const int listener = socket(where.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (listener < 0) die("socket");
+    if (listener < 0) baseline::die(me, "socket");
     const int one = 1;
     if (where.storage.ss_family != AF_UNIX) (void)setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(listener, reinterpret_cast<const sockaddr*>(&where.storage), where.size) < 0) {
         std::fprintf(stderr, "epoll_echo_server: listen %s: %s\n", address.c_str(), std::strerror(errno));
         return 1;
     }
-    if (listen(listener, 4096) < 0) die("listen");
+    if (listen(listener, 4096) < 0) baseline::die(me, "listen");
     sockaddr_storage bound{};
     socklen_t bound_size = sizeof bound;
-    if (getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &bound_size) < 0) die("getsockname");
-    std::printf("listening on %s\n", describe(bound, address).c_str());
+    if (getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &bound_size) < 0) baseline::die(me, "getsockname");
+    std::printf("listening on %s\n", baseline::describe(bound, address).c_str());
     std::fflush(stdout);
 
     {
@@ -290,10 +237,6 @@ int main(int argc, char** argv) {
     }
     ::close(listener);
     if (address.starts_with("unix:")) ::unlink(address.c_str() + 5);
-    rusage usage_now{};
-    getrusage(RUSAGE_SELF, &usage_now);
-    std::fprintf(stderr, "epoll_echo_server: cpu user %ld.%06ld s, system %ld.%06ld s\n",
-                 static_cast<long>(usage_now.ru_utime.tv_sec), static_cast<long>(usage_now.ru_utime.tv_usec),
-                 static_cast<long>(usage_now.ru_stime.tv_sec), static_cast<long>(usage_now.ru_stime.tv_usec));
+    std::fprintf(stderr, "%s: %s\n", me, baseline::cpu_time_text().c_str());
     return 0;
 }

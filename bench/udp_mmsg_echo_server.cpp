@@ -22,6 +22,8 @@
 // by MSG_TRUNC and not echoed (never half echoed). 64 KiB buffers would make
 // no difference to the system calls but would spread 64 datagrams over 4 MiB.
 // It uses no ringlet code at all.
+#include "baseline_support.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -42,6 +44,9 @@
 
 namespace {
 
+constexpr const char* me = "udp_mmsg_echo_server";
+
+
 constexpr const char* usage = R"(usage: udp_mmsg_echo_server ADDRESS
 
 A single-threaded recvmmsg/sendmmsg UDP echo server: the baseline that
@@ -56,51 +61,6 @@ its CPU time on stderr and exits 0.
 
 constexpr unsigned batch = 64;
 constexpr std::size_t buffer_size = 2048;
-
-[[noreturn]] void usage_error(const std::string& message) {
-    std::fprintf(stderr, "udp_mmsg_echo_server: %s (try --help)\n", message.c_str());
-    std::exit(2);
-}
-
-[[noreturn]] void die(const char* what) {
-    std::fprintf(stderr, "udp_mmsg_echo_server: %s: %s\n", what, std::strerror(errno));
-    std::exit(1);
-}
-
-/// Numeric "a.b.c.d:port" or "[v6]:port"; false if not one.
-bool parse_address(std::string_view text, sockaddr_storage& out, socklen_t& size) {
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return false;
-    const std::string host{text.substr(0, colon)};
-    const std::string port_text{text.substr(colon + 1)};
-    char* end = nullptr;
-    const unsigned long port = std::strtoul(port_text.c_str(), &end, 10);
-    if (port_text.empty() || *end != '\0' || port > 65535) return false;
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-        auto& v6 = reinterpret_cast<sockaddr_in6&>(out);
-        v6.sin6_family = AF_INET6;
-        v6.sin6_port = htons(static_cast<std::uint16_t>(port));
-        size = sizeof v6;
-        return inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &v6.sin6_addr) == 1;
-    }
-    auto& v4 = reinterpret_cast<sockaddr_in&>(out);
-    v4.sin_family = AF_INET;
-    v4.sin_port = htons(static_cast<std::uint16_t>(port));
-    size = sizeof v4;
-    return inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1;
-}
-
-std::string describe(const sockaddr_storage& s) {
-    char text[INET6_ADDRSTRLEN] = {};
-    if (s.ss_family == AF_INET6) {
-        const auto& v6 = reinterpret_cast<const sockaddr_in6&>(s);
-        inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof text);
-        return "[" + std::string(text) + "]:" + std::to_string(ntohs(v6.sin6_port));
-    }
-    const auto& v4 = reinterpret_cast<const sockaddr_in&>(s);
-    inet_ntop(AF_INET, &v4.sin_addr, text, sizeof text);
-    return std::string(text) + ":" + std::to_string(ntohs(v4.sin_port));
-}
 
 /// The receive side of one batch; each reply reuses its request's buffer and address.
 struct batch_buffers {
@@ -159,49 +119,35 @@ std::uint64_t drain(int fd, batch_buffers& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string address;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            std::fputs(usage, stdout);
-            return 0;
-        }
-        if (arg.size() > 1 && arg[0] == '-') usage_error("unknown option \"" + std::string(arg) + "\"");
-        if (!address.empty()) usage_error("unexpected argument \"" + std::string(arg) + "\"");
-        address = arg;
-    }
-    if (address.empty()) usage_error("missing the address to receive on");
+    const std::string address =
+        baseline::address_argument(me, usage, argc, argv, "missing the address to receive on");
     sockaddr_storage where{};
     socklen_t where_size = 0;
-    if (!parse_address(address, where, where_size)) usage_error("\"" + address + "\" is not a numeric IP address and port");
+    if (!baseline::parse_ip_address(address, where, where_size)) {
+        baseline::usage_error(me, "\"" + address + "\" is not a numeric IP address and port");
+    }
 
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &stop_signals, nullptr) < 0) die("sigprocmask");
-    const int signals = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (signals < 0) die("signalfd");
+    const int signals = baseline::stop_signal_fd(me);
 
     const int fd = socket(where.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) die("socket");
+    if (fd < 0) baseline::die(me, "socket");
     if (bind(fd, reinterpret_cast<const sockaddr*>(&where), where_size) < 0) {
         std::fprintf(stderr, "udp_mmsg_echo_server: bind %s: %s\n", address.c_str(), std::strerror(errno));
         return 1;
     }
     sockaddr_storage bound{};
     socklen_t bound_size = sizeof bound;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_size) < 0) die("getsockname");
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_size) < 0) baseline::die(me, "getsockname");
 
     const int epoll = epoll_create1(EPOLL_CLOEXEC);
-    if (epoll < 0) die("epoll_create1");
+    if (epoll < 0) baseline::die(me, "epoll_create1");
     for (const int watched : {fd, signals}) {
         epoll_event ev{};
         ev.events = EPOLLIN;
         ev.data.fd = watched;
-        if (epoll_ctl(epoll, EPOLL_CTL_ADD, watched, &ev) < 0) die("epoll_ctl");
+        if (epoll_ctl(epoll, EPOLL_CTL_ADD, watched, &ev) < 0) baseline::die(me, "epoll_ctl");
     }
-    std::printf("listening on %s\n", describe(bound).c_str());
+    std::printf("listening on %s\n", baseline::describe(bound, address).c_str());
     std::fflush(stdout);
 
     auto* buffers = new batch_buffers;  // 130 KiB: not on the stack
@@ -211,7 +157,7 @@ int main(int argc, char** argv) {
         const int n = epoll_wait(epoll, events, 2, -1);
         if (n < 0) {
             if (errno == EINTR) continue;
-            die("epoll_wait");
+            baseline::die(me, "epoll_wait");
         }
         for (int i = 0; i < n; ++i) {
             if (events[i].data.fd == signals) running = false;
@@ -221,11 +167,7 @@ int main(int argc, char** argv) {
     delete buffers;
     ::close(epoll);
     ::close(fd);
-    rusage usage_now{};
-    getrusage(RUSAGE_SELF, &usage_now);
-    std::fprintf(stderr, "udp_mmsg_echo_server: %llu datagrams echoed; cpu user %ld.%06ld s, system %ld.%06ld s\n",
-                 static_cast<unsigned long long>(echoed), static_cast<long>(usage_now.ru_utime.tv_sec),
-                 static_cast<long>(usage_now.ru_utime.tv_usec), static_cast<long>(usage_now.ru_stime.tv_sec),
-                 static_cast<long>(usage_now.ru_stime.tv_usec));
+    std::fprintf(stderr, "%s: %llu datagrams echoed; %s\n", me, static_cast<unsigned long long>(echoed),
+                 baseline::cpu_time_text().c_str());
     return 0;
 }
