@@ -200,18 +200,6 @@ private:
 
 namespace {
 
-/// The task's stop token, read without suspending.
-struct token_probe {
-    const stop_token* token = nullptr;
-    bool await_ready() const noexcept { return false; }
-    template <class Promise>
-    bool await_suspend(std::coroutine_handle<Promise> waiter) noexcept {
-        token = &ringlet::detail::token_of(waiter);
-        return false;
-    }
-    void await_resume() const noexcept {}
-};
-
 /// Whether a chunk may be sent straight away: on a shard, and nothing else
 /// on the socket in flight — so close() is not under way (it waits only while
 /// operations are in flight) and no earlier ring send can be overtaken.
@@ -278,8 +266,7 @@ direct_outcome send_directly(int fd, std::span<const outgoing_datagram> part, de
 
 task<result<std::size_t>> datagram_socket::send_batch(std::span<const outgoing_datagram> datagrams, timeout limit) {
     if (datagrams.empty()) co_return std::size_t{0};
-    token_probe probe;
-    co_await probe;
+    const stop_token token = co_await this_task::stop_token();
     std::unique_ptr<detail::send_slots> temporary;
     detail::send_slots* storage = send_slots_;
     if (!storage) storage = send_slots_ = new detail::send_slots;
@@ -293,7 +280,7 @@ task<result<std::size_t>> datagram_socket::send_batch(std::span<const outgoing_d
     std::error_code first_error;
     for (std::size_t at = 0; at < datagrams.size(); at += chunk) {
         std::span<const outgoing_datagram> part = datagrams.subspan(at, std::min(chunk, datagrams.size() - at));
-        if (may_send_directly(socket_, until, *probe.token)) {
+        if (may_send_directly(socket_, until, token)) {
             const direct_outcome direct = send_directly(socket_.fd(), part, *storage);
             sent += direct.sent;
             if (!first_error) first_error = direct.first_error;
