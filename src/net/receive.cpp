@@ -9,8 +9,8 @@
 //   be readable (not yet looked at, the poll fired, or the last read filled
 //   the buffer); otherwise it waits for the poll. Multishot: one multishot
 //   recv per stream on the shard's ring of kReceiveBuffers x
-//   kReceiveBufferSize provided buffers (a detail::buffer_ring, created on
-//   the first receive on the shard, released by a shard exit hook).
+//   kReceiveBufferSize provided buffers (a detail::buffer_ring, set up by
+//   the shard's first multishot receiver, released by a shard exit hook).
 // - Why readiness is the default (bench/stream_fastpath.sh, echo servers that
 //   differ only in this, interleaved rounds, same-round ratio medians, 50
 //   connections, one shard on CPU 0, load generator on CPU 1, 2-vCPU VM):
@@ -73,7 +73,6 @@ ringlet::detail::shard* current_shard() noexcept { return ringlet::detail::shard
 // --- receive_pool ----------------------------------------------------------------
 
 receive_pool::receive_pool(io_uring* io) noexcept : io_(io) {
-    (void)ring_.setup(io_, kReceiveBuffers, kReceiveBufferSize);
     try {
         spares_.reserve(kSparesKept);  // so that recycle() never allocates
     } catch (const std::bad_alloc&) {
@@ -94,6 +93,11 @@ receive_pool* receive_pool::current() noexcept {
     }
     shard_pool = pool;
     return pool;
+}
+
+bool receive_pool::ring_ready() noexcept {
+    if (!std::exchange(ring_tried_, true)) (void)ring_.setup(io_, kReceiveBuffers, kReceiveBufferSize);
+    return ring_.ready();
 }
 
 std::unique_ptr<std::byte[]> receive_pool::take_spare() noexcept {
@@ -134,7 +138,7 @@ stream_recv::stream_recv(stream_receiver& r) noexcept : io_op(&prepare_stream_re
     set_completion(&stream_recv_done);
 }
 
-stream_receiver::mode stream_receiver::initial_mode(const receive_pool* pool, receive_mode wanted) noexcept {
+stream_receiver::mode stream_receiver::initial_mode(receive_pool* pool, receive_mode wanted) noexcept {
     if (!pool) return mode::plain;
     if (wanted == receive_mode::multishot) return pool->ring_ready() ? mode::multishot : mode::plain;
     return mode::readiness;

@@ -39,10 +39,11 @@ public:
     /// shard or when out of memory.
     static receive_pool* current() noexcept;
 
-    /// Maps and registers the ring buffers on `io` (ring_ready() says whether
-    /// that worked: the kernel may have no buffer rings).
     explicit receive_pool(io_uring* io) noexcept;
-    [[nodiscard]] bool ring_ready() const noexcept { return ring_.ready(); }
+    /// Whether the ring of provided buffers is there: mapped and registered
+    /// on the first call (only multishot receivers use it); false when the
+    /// kernel has no buffer rings.
+    [[nodiscard]] bool ring_ready() noexcept;
 
     std::byte* buffer(unsigned id) const noexcept { return ring_.buffer(id); }
     [[nodiscard]] std::uint16_t group() const noexcept { return ring_.group(); }
@@ -61,6 +62,7 @@ public:
 private:
     io_uring* io_;  // the shard's ring it is registered on
     buffer_ring ring_;
+    bool ring_tried_ = false;
     std::vector<std::unique_ptr<std::byte[]>> spares_;  // capacity kSparesKept
 };
 
@@ -133,7 +135,7 @@ private:
     friend void prepare_stream_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept;
     void push(entry e);
     void fill_slot(entry e) noexcept;
-    static mode initial_mode(const receive_pool* pool, receive_mode wanted) noexcept;
+    static mode initial_mode(receive_pool* pool, receive_mode wanted) noexcept;
     entry pop() noexcept;
     void cancel() noexcept;
     void drop_queue() noexcept;
