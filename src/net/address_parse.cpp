@@ -14,6 +14,8 @@
 // - A host that is all digits and dots but not a dotted quad ("1.2.3") is
 //   rejected rather than treated as a name: resolvers would read it as
 //   inet_aton shorthand (1.2.0.3), which is never what was meant.
+#include "net/c_text.hpp"
+
 #include <ringlet/net/address.hpp>
 
 #include <arpa/inet.h>
@@ -27,6 +29,10 @@
 
 namespace ringlet::net {
 namespace {
+
+using detail::copy_text;
+using detail::to_binary;
+using detail::to_c_string;
 
 constexpr std::size_t path_offset = offsetof(sockaddr_un, sun_path);
 
@@ -69,15 +75,6 @@ bool is_digits(std::string_view s) {
 
 bool is_digits_and_dots(std::string_view s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
-}
-
-// inet_pton on a string_view: NUL-terminated copy, embedded NULs refused.
-bool to_binary(int family, std::string_view text, void* out) {
-    char buf[INET6_ADDRSTRLEN];
-    if (text.size() >= sizeof buf || text.find('\0') != std::string_view::npos) return false;
-    std::memcpy(buf, text.data(), text.size());
-    buf[text.size()] = '\0';
-    return inet_pton(family, buf, out) == 1;
 }
 
 // A DNS name by RFC 1123 syntax (plus '_', which real names use): labels of
@@ -154,11 +151,8 @@ checked<std::uint32_t> parse_scope(std::string_view scope, bool look_up) {
         return index;
     }
     char name[IF_NAMESIZE];
-    if (scope.size() >= sizeof name || scope.find('\0') != std::string_view::npos)
-        return rejected{"no network interface is named " + quote(scope)};
+    if (!to_c_string(scope, name)) return rejected{"no network interface is named " + quote(scope)};
     if (!look_up) return std::uint32_t{0};
-    std::memcpy(name, scope.data(), scope.size());
-    name[scope.size()] = '\0';
     const unsigned index = if_nametoindex(name);
     if (index == 0) return rejected{"no network interface is named " + quote(scope)};
     return std::uint32_t{index};
@@ -246,14 +240,15 @@ address from_built(const Sockaddr& sa, std::size_t size) {
 address make_unix_path(std::string_view path) {
     sockaddr_un un{};
     un.sun_family = AF_UNIX;
-    std::memcpy(un.sun_path, path.data(), path.size());
-    return from_built(un, path_offset + path.size() + 1);
+    copy_text(un.sun_path, path);
+    // With its NUL unless the path fills sun_path (as from_sockaddr keeps it).
+    return from_built(un, path_offset + std::min(path.size() + 1, sizeof un.sun_path));
 }
 
 address make_abstract(std::string_view name) {
     sockaddr_un un{};
     un.sun_family = AF_UNIX;
-    std::memcpy(un.sun_path + 1, name.data(), name.size());
+    copy_text(un.sun_path + 1, name);
     return from_built(un, path_offset + 1 + name.size());
 }
 

@@ -11,6 +11,7 @@
 //   option's label in front.
 // - check() runs before every setsockopt, so a value the API rejects never
 //   reaches the kernel, and the reason names the option and the value.
+#include "net/c_text.hpp"
 #include "net/option_text.hpp"
 
 #include <ringlet/net/socket_options.hpp>
@@ -30,6 +31,8 @@ namespace {
 using detail::get_raw;
 using detail::quote;
 using detail::set_raw;
+using detail::to_binary;
+using detail::to_c_string;
 
 struct rejected {
     std::string why;
@@ -52,14 +55,6 @@ std::string quote_part(std::string_view whole, std::string_view part) {
 
 bool is_digits(std::string_view s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-bool to_binary(int family, std::string_view text, void* out) {
-    char buf[INET6_ADDRSTRLEN];
-    if (text.size() >= sizeof buf || text.find('\0') != std::string_view::npos) return false;
-    std::memcpy(buf, text.data(), text.size());
-    buf[text.size()] = '\0';
-    return inet_pton(family, buf, out) == 1;
 }
 
 std::string text_of(const in_addr& a) {
@@ -114,9 +109,8 @@ checked<unsigned> parse_interface(std::string_view whole, std::string_view text)
         if (!n.why.empty()) return rejected{quote(whole) + ": interface index " + quote(text) + " is too large"};
         return static_cast<unsigned>(n.value);
     }
-    char name[IF_NAMESIZE] = {};
-    if (text.size() < sizeof name && text.find('\0') == std::string_view::npos) {
-        std::memcpy(name, text.data(), text.size());
+    char name[IF_NAMESIZE];
+    if (to_c_string(text, name)) {
         if (const unsigned index = if_nametoindex(name)) return index;
     }
     return rejected{quote(whole) + ": no interface named " + quote(text)};
@@ -145,23 +139,32 @@ std::string range_error(std::string_view label, long long value, int min, int ma
 
 
 
+/// The judge's verdict, except that an empty text is rejected first and for
+/// every option alike: no option has an empty text form, and "empty value"
+/// says more than "\"\" is not a flag".
+template <class Judge>
+auto judge_text(Judge judge, std::string_view text) -> decltype(judge(text)) {
+    if (text.empty()) return rejected{"empty value"};
+    return judge(text);
+}
+
 /// The parse / describe / from_string trio shared by every option, given its judge.
 template <class Option, class Judge>
 result<Option> parse_with(Judge judge, std::string_view text) {
-    auto c = judge(text);
+    auto c = judge_text(judge, text);
     if (!c.why.empty()) return unexpected{errc::invalid_argument};
     return std::move(c.value);
 }
 
 template <class Option, class Judge>
 std::string describe_with(Judge judge, std::string_view text) {
-    auto c = judge(text);
+    auto c = judge_text(judge, text);
     return c.why.empty() ? std::string{} : std::string(Option::label) + ": " + c.why;
 }
 
 template <class Option, class Judge>
 Option from_string_with(Judge judge, std::string_view text) {
-    auto c = judge(text);
+    auto c = judge_text(judge, text);
     if (!c.why.empty()) throw std::invalid_argument(std::string(Option::label) + ": " + c.why);
     return std::move(c.value);
 }
