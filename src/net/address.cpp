@@ -139,7 +139,9 @@ result<address> address::from_sockaddr(const sockaddr* addr, socklen_t size) noe
     const std::string_view sun{reinterpret_cast<const char*>(addr) + path_offset, size - path_offset};
     if (sun.front() == '\0') {
         const auto name = sun.substr(1);
-        if (name.size() > max_abstract_name_length) return unexpected{errc::invalid_argument};
+        // An empty name is a real (if odd) kernel address, but it has no text
+        // form ("@" names nothing), so it is refused like abstract("").
+        if (name.empty() || name.size() > max_abstract_name_length) return unexpected{errc::invalid_argument};
         std::memcpy(un.sun_path + 1, name.data(), name.size());
         return address{&un, static_cast<socklen_t>(path_offset + 1 + name.size())};
     }
@@ -210,7 +212,7 @@ std::string address::unix_name() const {
     const auto* sun = reinterpret_cast<const char*>(&storage_) + path_offset;
     switch (family()) {
         case address_family::unix_path: return {sun, ::strnlen(sun, size_ - path_offset)};
-        case address_family::unix_abstract: return {sun + 1, size_ - path_offset - 1};
+        case address_family::unix_abstract: return '@' + std::string{sun + 1, size_ - path_offset - 1};
         default: return {};
     }
 }
@@ -243,7 +245,7 @@ std::string address::to_string() const {
         case address_family::ipv4: return host() + ':' + std::to_string(port());
         case address_family::ipv6: return '[' + host() + "]:" + std::to_string(port());
         case address_family::unix_path: return "unix:" + unix_name();
-        case address_family::unix_abstract: return escape_abstract(unix_name());
+        case address_family::unix_abstract: return escape_abstract(unix_name().substr(1));
         case address_family::unix_unnamed: break;
     }
     return "(unnamed unix socket)";

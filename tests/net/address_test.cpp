@@ -111,7 +111,7 @@ TEST(address, abstract_length_is_exactly_the_name) {
     const auto un = view_as<sockaddr_un>(a);
     EXPECT_EQ(un.sun_family, AF_UNIX);
     EXPECT_EQ(std::string(un.sun_path, 8), "\0ringlet"s);
-    EXPECT_EQ(a.unix_name(), "ringlet");
+    EXPECT_EQ(a.unix_name(), "@ringlet");  // as the seeds write it
     EXPECT_EQ(a.to_string(), "@ringlet");
 }
 
@@ -120,7 +120,7 @@ TEST(address, abstract_keeps_an_embedded_nul) {
     ASSERT_TRUE(a.has_value());
     ASSERT_EQ(a->size(), path_offset + 1 + 3);
     EXPECT_EQ(std::string(view_as<sockaddr_un>(*a).sun_path, 4), "\0a\0b"s);
-    EXPECT_EQ(a->unix_name(), "a\0b"s);
+    EXPECT_EQ(a->unix_name(), "@a\0b"s);
     EXPECT_EQ(a->to_string(), "@a\\x00b");
     EXPECT_EQ(parsed("@a\\x00b"), *a);
     EXPECT_NE(parsed("@a"), *a);
@@ -336,19 +336,31 @@ INSTANTIATE_TEST_SUITE_P(
                             R"(write \xNN for a byte or \\ for a backslash)"}));
 
 TEST(address, too_long_unix_path_names_the_path_and_the_limit) {
-    const std::string longest = "/" + std::string(address::max_unix_path_length - 1, 'p');
-    const auto ok = address::unix_path(longest);
+    // 107 bytes and its NUL fill sun_path.
+    const std::string with_nul = "/" + std::string(106, 'p');
+    const auto ok = address::unix_path(with_nul);
     ASSERT_TRUE(ok.has_value());
     EXPECT_EQ(ok->size(), path_offset + 107 + 1);
-    EXPECT_EQ(ok->unix_name(), longest);
-    EXPECT_EQ(address::describe_unix_path_error(longest), "");
+    EXPECT_EQ(ok->unix_name(), with_nul);
+    EXPECT_EQ(address::describe_unix_path_error(with_nul), "");
+
+    // 108 bytes fill it without a NUL, as the kernel binds and reports them
+    // (found by the address fuzzer: such a path, read back with
+    // from_sockaddr, used to print a text that did not parse).
+    const std::string longest = with_nul + "p";
+    ASSERT_EQ(longest.size(), address::max_unix_path_length);
+    const auto full = address::unix_path(longest);
+    ASSERT_TRUE(full.has_value());
+    EXPECT_EQ(full->size(), path_offset + 108);
+    EXPECT_EQ(full->unix_name(), longest);
+    EXPECT_EQ(parsed(full->to_string()), *full);
 
     const std::string too_long = longest + "p";
     EXPECT_EQ(address::unix_path(too_long).error(), errc::invalid_argument);
     EXPECT_EQ(address::describe_unix_path_error(too_long),
-              "unix path \"" + too_long + "\": the path is 108 bytes, over the limit of 107 for a unix socket path");
+              "unix path \"" + too_long + "\": the path is 109 bytes, over the limit of 108 for a unix socket path");
     EXPECT_EQ(address::describe_parse_error("unix:" + too_long),
-              "address \"unix:" + too_long + "\": the path is 108 bytes, over the limit of 107 for a unix socket path");
+              "address \"unix:" + too_long + "\": the path is 109 bytes, over the limit of 108 for a unix socket path");
     EXPECT_EQ(address::describe_unix_path_error(""), "unix path \"\": empty path");
     EXPECT_EQ(address::unix_path("a\0b"s).error(), errc::invalid_argument);
 }
@@ -386,6 +398,9 @@ TEST(address, from_sockaddr_rejects_what_it_cannot_hold) {
     // An abstract name longer than sun_path can hold.
     ss.ss_family = AF_UNIX;
     EXPECT_EQ(address::from_sockaddr(sa, sizeof(sockaddr_un) + 1).error(), errc::invalid_argument);
+    // An empty abstract name (sun_path "\0", found by the address fuzzer): it
+    // would print as "@", which parses to nothing, as abstract("") does not.
+    EXPECT_EQ(address::from_sockaddr(sa, offsetof(sockaddr_un, sun_path) + 1).error(), errc::invalid_argument);
 }
 
 TEST(address, from_sockaddr_normalises_lengths) {
@@ -523,7 +538,7 @@ TEST(address_kernel, abstract_names_come_back_byte_for_byte) {
         const address local = local_address(s.fd);
         EXPECT_EQ(local.family(), address_family::unix_abstract);
         EXPECT_EQ(local.size(), bound->size());
-        EXPECT_EQ(local.unix_name(), name);
+        EXPECT_EQ(local.unix_name(), "@" + name);
         EXPECT_EQ(local, *bound);
     }
 }

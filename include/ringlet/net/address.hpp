@@ -55,9 +55,11 @@ enum class address_family : std::uint8_t {
 /// name). IPv6 flow info is not kept: it describes a flow, not an endpoint.
 class address {
 public:
-    /// The longest unix path, in bytes, not counting the NUL terminator that
-    /// ringlet always stores (sun_path is 108 bytes).
-    static constexpr std::size_t max_unix_path_length = sizeof(sockaddr_un::sun_path) - 1;
+    /// The longest unix path, in bytes: all of sun_path. A path shorter than
+    /// that is stored with a NUL terminator; one of exactly 108 bytes without,
+    /// as Linux binds and reports it — so every path the kernel reports has a
+    /// text form that parses back.
+    static constexpr std::size_t max_unix_path_length = sizeof(sockaddr_un::sun_path);
     /// The longest abstract name, in bytes, after the leading NUL.
     static constexpr std::size_t max_abstract_name_length = sizeof(sockaddr_un::sun_path) - 1;
 
@@ -91,7 +93,8 @@ public:
     /// Copies an address the kernel filled in (accept, getsockname, getpeername,
     /// recvfrom/recvmsg), checking it. Errors: std::errc::address_family_not_supported
     /// for a family other than AF_INET/AF_INET6/AF_UNIX; errc::invalid_argument for a
-    /// null pointer or a size too short for the family or larger than sockaddr_storage.
+    /// null pointer or a size too short for the family or larger than sockaddr_storage,
+    /// and for an empty abstract name (it has no text form, as abstract("")).
     [[nodiscard]] static result<address> from_sockaddr(const sockaddr* addr, socklen_t size) noexcept;
 
     /// Parses the text syntax above. Fails with errc::invalid_argument; the
@@ -112,8 +115,9 @@ public:
     /// The numeric host without the port or brackets ("127.0.0.1", "::1",
     /// "fe80::1%lo"); "" for unix addresses.
     [[nodiscard]] std::string host() const;
-    /// The unix path, or the abstract name without '@' (raw bytes, NULs
-    /// included); "" for IP and unnamed addresses.
+    /// The unix path ("/run/x.sock"), or '@' followed by the abstract name as
+    /// the seeds write it ("@abc"; raw bytes, NULs included, not escaped as
+    /// to_string does); "" for IP and unnamed addresses.
     [[nodiscard]] std::string unix_name() const;
     /// 127.0.0.0/8, ::1, or an IPv4-mapped 127.0.0.0/8. False for unix addresses.
     [[nodiscard]] bool is_loopback() const noexcept;
@@ -151,7 +155,7 @@ std::ostream& operator<<(std::ostream& out, const address& a);
 /// or "1.2.3.4:port" — the address argument of ringlet's programs before
 /// resolution. The host is kept without brackets ("::1", "fe80::1%lo").
 struct host_port {
-    std::string host;
+    std::string host{};
     std::uint16_t port = 0;
 
     /// "name:port", "1.2.3.4:port" or "[v6]:port".
