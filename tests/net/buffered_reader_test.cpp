@@ -191,3 +191,43 @@ TEST(BufferedReader, ManyRandomlySplitLinesSurviveIntact) {
         EXPECT_TRUE(got == lines);
     });
 }
+
+// The README's mapping for the seeds' recv-line, used literally: one named
+// reader per connection, read_line per line. Both lines of "a\nb\n" sent in
+// one segment arrive, although the first read takes both from the socket.
+TEST(BufferedReader, TheReadmeRecvLineMappingDeliversEveryLine) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        auto [client, s] = co_await ringlet::test::tcp_pair();
+        CO_ASSERT_OK(co_await client.write_all("a\nb\n"));  // one segment
+        const std::size_t max_length = 100;
+        const auto timeout = 2s;
+        // --- as in README.md ---
+        net::buffered_reader in{s};
+        auto first = co_await in.read_line(max_length, timeout);
+        auto second = co_await in.read_line(max_length, timeout);
+        // ---
+        CO_ASSERT_OK(first);
+        CO_ASSERT_OK(second);
+        EXPECT_EQ(*first, "a");
+        EXPECT_EQ(*second, "b");
+    });
+}
+
+// A reader made per call would lose what it read ahead (the second line
+// above), so reading through a temporary reader does not compile.
+template <class Reader>
+concept reads_through_a_temporary = requires(local::stream& s, std::span<std::byte> out) {
+    Reader{s}.read_line(std::size_t{1});
+} || requires(local::stream& s) { Reader{s}.read_until("\n", std::size_t{1}); } ||
+    requires(local::stream& s, std::span<std::byte> out) { Reader{s}.read_some(out); } ||
+    requires(local::stream& s, std::span<std::byte> out) { Reader{s}.read_exact(out); };
+template <class Reader>
+concept reads_through_a_name = requires(Reader& r, std::span<std::byte> out) {
+    r.read_line(std::size_t{1});
+    r.read_until("\n", std::size_t{1});
+    r.read_some(out);
+    r.read_exact(out);
+};
+static_assert(!reads_through_a_temporary<net::buffered_reader<local::stream>>);
+static_assert(reads_through_a_name<net::buffered_reader<local::stream>>);

@@ -14,6 +14,14 @@
 // binary reads can be mixed. Once a reader is in use, read through it only:
 // bytes it has buffered are no longer in the socket.
 //
+// One named reader per stream, for as long as the stream is read. A reader
+// reads ahead: "a\nb\n" arriving in one segment is one read_some, and after
+// read_line yields "a" the "b\n" is in the reader's buffer, not the socket.
+// A reader made per call — `co_await net::buffered_reader{s}.read_line(…)` —
+// would take "b\n" with it when it is destroyed, and the next line would
+// never arrive. So the reading operations are for named readers only: on a
+// temporary they are deleted and that line does not compile.
+//
 // Limits: every delimited read has a maximum length, so a peer cannot make the
 // buffer grow without bound; the buffer never holds much more than that
 // maximum plus one read's worth.
@@ -87,7 +95,7 @@ public:
     /// errc::invalid_argument for an empty delimiter; and the stream's errors.
     /// The timeout covers the whole call.
     [[nodiscard]] task<result<std::string>> read_until(std::string_view delimiter, std::size_t max_length,
-                                                       timeout limit = {}) {
+                                                       timeout limit = {}) & {
         co_return co_await scan(delimiter, max_length, as_deadline(limit), false);
     }
 
@@ -95,7 +103,7 @@ public:
     /// stream ends without a newline is returned too; errc::end_of_stream
     /// comes only when nothing is left. `max_length` counts the terminator.
     /// Errors: as read_until.
-    [[nodiscard]] task<result<std::string>> read_line(std::size_t max_length, timeout limit = {}) {
+    [[nodiscard]] task<result<std::string>> read_line(std::size_t max_length, timeout limit = {}) & {
         auto line = co_await scan("\n", max_length, as_deadline(limit), true);
         if (line && !line->empty() && line->back() == '\n') {
             line->pop_back();
@@ -105,7 +113,7 @@ public:
     }
 
     /// Like Stream::read_some, served from the buffer first.
-    [[nodiscard]] task<result<std::size_t>> read_some(std::span<std::byte> out, timeout limit = {}) {
+    [[nodiscard]] task<result<std::size_t>> read_some(std::span<std::byte> out, timeout limit = {}) & {
         if (buffer_.size() > 0 || out.empty()) co_return buffer_.take(out);
         co_return co_await stream_->read_some(out, limit);
     }
@@ -114,7 +122,7 @@ public:
     /// consumed: what was read so far is put back into the buffer, so the call
     /// can be retried (e.g. after errc::timed_out). Errors: errc::end_of_stream
     /// when the stream ends first, and the stream's errors.
-    [[nodiscard]] task<result<void>> read_exact(std::span<std::byte> out, timeout limit = {}) {
+    [[nodiscard]] task<result<void>> read_exact(std::span<std::byte> out, timeout limit = {}) & {
         const timeout until = as_deadline(limit);
         std::size_t done = buffer_.take(out);
         while (done < out.size()) {
@@ -128,6 +136,13 @@ public:
         }
         co_return result<void>{};
     }
+
+    // On a temporary reader the bytes read past what is returned would be
+    // lost with it (see the file comment): name the reader.
+    task<result<std::string>> read_until(std::string_view, std::size_t, timeout = {}) && = delete;
+    task<result<std::string>> read_line(std::size_t, timeout = {}) && = delete;
+    task<result<std::size_t>> read_some(std::span<std::byte>, timeout = {}) && = delete;
+    task<result<void>> read_exact(std::span<std::byte>, timeout = {}) && = delete;
 
     /// The bytes read from the stream and not yet returned.
     [[nodiscard]] std::span<const std::byte> buffered() const noexcept { return buffer_.data(); }
