@@ -223,6 +223,11 @@ context context::client(const client_options& options) {
     return out;
 }
 
+context context::client() {
+    const client_options defaults;
+    return client(defaults);
+}
+
 context context::server(const server_options& options) {
     detail::ensure_initialised();
     auto state = std::make_shared<detail::context_state>();

@@ -36,7 +36,7 @@ libs=$(pkg-config --libs ringlet) || fail "pkg-config --libs ringlet"
 echo "installed: ${lib#"$tmp/dest"}, ${pc#"$tmp/dest"}; cflags: $cflags; libs: $libs"
 
 # shellcheck disable=SC2086  # pkg-config output is a list of words
-${CXX:-c++} -std=c++20 "$here/consumer/main.cpp" $cflags $libs -o "$tmp/consumer"
+${CXX:-c++} -std=c++20 -Wall -Wextra -Werror "$here/consumer/main.cpp" "$here/consumer/readme.cpp" $cflags $libs -o "$tmp/consumer"
 out=$(LD_LIBRARY_PATH=${lib%/*} "$tmp/consumer") || fail "consumer built from pkg-config flags failed: $out"
-[[ $out == $'result: 42\ntimed_out: timed out' ]] || fail "consumer printed: $out"
+[[ $out == $'result: 42\ntimed_out: timed out\nreadme: 0' ]] || fail "consumer printed: $out"
 echo "PASS: install has headers, library and ringlet.pc; a program builds from pkg-config and runs"

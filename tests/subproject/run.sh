@@ -6,6 +6,8 @@
 #   tests/subproject/run.sh /path/to/ringlet     # also `meson test subproject-consumer`
 #
 # The consumer disables ringlet's tests, so this never runs itself recursively.
+# Its own sources, README snippets included, build with -Wextra -Werror with
+# the compiler $CXX names (tools/test: GCC 12; SANITIZE=1 CXX=clang++: Clang 14).
 set -euo pipefail
 ringlet=$(realpath "${1:?usage: run.sh <ringlet source tree>}")
 here=$(dirname "$(realpath "$0")")
@@ -24,7 +26,7 @@ meson compile -C build
 status=0
 out=$(build/consumer) || status=$?
 echo "$out"
-expected=$'result: 42\ntimed_out: timed out'
+expected=$'result: 42\ntimed_out: timed out\nreadme: 0'
 if ((status != 0)) || [[ $out != "$expected" ]]; then
   printf 'FAIL: consumer exited %d; expected output:\n%s\n' "$status" "$expected" >&2
   exit 1

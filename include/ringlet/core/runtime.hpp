@@ -44,7 +44,7 @@ struct runtime_options {
     std::chrono::microseconds idle_poll{100};
     /// Called on the failing shard when a spawned task ends with an exception.
     /// Default: one line on stderr naming the shard and the exception.
-    std::function<void(unsigned shard, std::exception_ptr error)> on_task_failure;
+    std::function<void(unsigned shard, std::exception_ptr error)> on_task_failure{};
 };
 
 namespace detail {

@@ -55,15 +55,15 @@ namespace ringlet::net {
 /// One datagram of a batch from receive_batch(). `payload` points into the
 /// socket's buffer ring and is valid until the next receive_batch() or close().
 struct datagram {
-    std::span<const std::byte> payload;
-    address from;
+    std::span<const std::byte> payload{};
+    address from{};
     bool truncated = false;  ///< longer than batch_options::max_datagram_size; the tail was dropped
 };
 
 /// One datagram for send_batch(): `data` to `*to`, or to the connected peer
 /// when `to` is null. Both must stay alive until send_batch() ends.
 struct outgoing_datagram {
-    std::span<const std::byte> data;
+    std::span<const std::byte> data{};
     const address* to = nullptr;
 };
 

@@ -73,7 +73,7 @@ struct listen_options {
 /// Options of local::connect.
 struct connect_options {
     /// Limit for the attempt (it waits only while the listener's backlog is full).
-    ringlet::timeout timeout;
+    ringlet::timeout timeout{};
 };
 // Trivially copyable, like every options struct: see tcp::connect_options.
 static_assert(std::is_trivially_copyable_v<connect_options>);

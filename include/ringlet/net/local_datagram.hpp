@@ -89,10 +89,10 @@ struct datagram_bind_options {
 /// Options of connect_datagram.
 struct datagram_connect_options {
     /// Bind to this address first; none: see `autobind`.
-    std::optional<net::address> bind;
+    std::optional<net::address> bind{};
     /// Without `bind`, take a kernel-chosen abstract name so that the peer can reply.
     bool autobind = true;
-    ringlet::timeout timeout;
+    ringlet::timeout timeout{};
 };
 
 /// A unix datagram socket connected to `peer`. Errors:

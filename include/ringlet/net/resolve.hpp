@@ -56,7 +56,7 @@ struct resolve_options {
     /// options stay trivially copyable: GCC 12 copies a braced temporary
     /// inside a co_await expression bytewise, which breaks a std::string.
     /// @see ares_set_servers_ports_csv(3)
-    std::string_view servers;
+    std::string_view servers{};
 };
 
 /// Resolves `host` to every address it has, each with `port`, in the order

@@ -78,10 +78,10 @@ struct listen_options {
 struct connect_options {
     /// Local address to bind before connecting (the seeds' bind host and
     /// port); port 0 lets the kernel pick the port.
-    std::optional<net::address> bind;
+    std::optional<net::address> bind{};
     /// Limit for the connection attempt (none: the kernel's SYN retries,
     /// minutes); for a host name, for the whole call (resolution included).
-    ringlet::timeout timeout;
+    ringlet::timeout timeout{};
     /// Happy Eyeballs (several addresses): how long one attempt runs alone
     /// before the next starts beside it (RFC 8305's Connection Attempt Delay).
     std::chrono::milliseconds attempt_delay{250};
@@ -89,7 +89,7 @@ struct connect_options {
     /// instead of /etc/resolv.conf's (see net::resolve_options; the text must
     /// live until the call's first suspension).
     net::ip_family family = net::ip_family::any;
-    std::string_view servers;
+    std::string_view servers{};
 };
 // Options are usually braced temporaries inside a co_await expression, which
 // GCC 12 copies bytewise: they must stay trivially copyable.

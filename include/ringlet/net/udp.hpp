@@ -57,10 +57,10 @@ struct bind_options {
 struct connect_options {
     /// Local address to bind first (the seeds' bind host); none: the kernel
     /// picks an address and port.
-    std::optional<net::address> bind;
+    std::optional<net::address> bind{};
     /// SO_BROADCAST, to connect to a broadcast address.
     bool broadcast = false;
-    ringlet::timeout timeout;
+    ringlet::timeout timeout{};
 };
 
 /// A UDP socket connected to `peer`: no packet is sent (UDP has no

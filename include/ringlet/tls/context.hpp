@@ -2,9 +2,16 @@
 // certificates, trust, ALPN, SNI, resumption — and tls::errc, the named TLS
 // failures.
 //
-//     auto client = tls::context::client({});                     // system CAs, verification on
-//     auto server = tls::context::server({.certificate_chain_file = "cert.pem",
-//                                         .private_key_file = "key.pem"});
+//     auto client = tls::context::client();                       // system CAs, verification on
+//     tls::server_options options{.certificate_chain_file = "cert.pem", .private_key_file = "key.pem"};
+//     auto server = tls::context::server(options);
+//
+// The options are always a named object (or none): client() and server()
+// refuse a temporary — `client({...})` does not compile. GCC 12 miscompiles a
+// braced temporary of a struct with std::string members inside a co_await
+// expression (`co_await tls::connect(h, p, tls::context::client({}))`): it
+// builds the temporary in one place, passes another, and destroys both, which
+// crashes with "free(): invalid pointer". A named object is never affected.
 //
 // Contexts are built by setup code, which may throw: a file that cannot be
 // read or a key that does not match its certificate throws std::runtime_error
@@ -60,56 +67,56 @@ enum class version : int { tls1_2 = 2, tls1_3 = 3 };
 struct client_options {
     /// Trust: a CA bundle file (PEM) and/or PEM text; both empty means the
     /// system's store (/etc/ssl/certs/ca-certificates.crt).
-    std::string ca_file;
-    std::string ca_pem;
+    std::string ca_file{};
+    std::string ca_pem{};
     /// Verify the server's chain and host name (default). false accepts any
     /// certificate: only for tests and trusted networks.
     bool verify_peer = true;
     /// A client certificate chain and key for mutual TLS (files or PEM text).
-    std::string certificate_chain_file;
-    std::string private_key_file;
-    std::string certificate_chain_pem;
-    std::string private_key_pem;
+    std::string certificate_chain_file{};
+    std::string private_key_file{};
+    std::string certificate_chain_pem{};
+    std::string private_key_pem{};
     /// ALPN protocols to offer, most preferred first ("h2", "http/1.1").
-    std::vector<std::string> alpn;
+    std::vector<std::string> alpn{};
     /// The oldest version accepted (TLS 1.2 by default; TLS 1.3 is preferred).
     version min_version = version::tls1_2;
     /// Restrict TLS 1.3 / 1.2 cipher suites (wolfSSL/OpenSSL names, ':'
     /// separated); empty keeps wolfSSL's defaults.
-    std::string cipher_list;
+    std::string cipher_list{};
 };
 
 /// A certificate chain and key a server presents for one SNI host name.
 struct named_certificate {
-    std::string server_name;  ///< the name a client asks for ("api.example.com")
-    std::string certificate_chain_file;
-    std::string private_key_file;
-    std::string certificate_chain_pem;
-    std::string private_key_pem;
+    std::string server_name{};  ///< the name a client asks for ("api.example.com")
+    std::string certificate_chain_file{};
+    std::string private_key_file{};
+    std::string certificate_chain_pem{};
+    std::string private_key_pem{};
 };
 
 /// Options of a server context.
 struct server_options {
     /// The default certificate chain and its key (files or PEM text).
-    std::string certificate_chain_file;
-    std::string private_key_file;
-    std::string certificate_chain_pem;
-    std::string private_key_pem;
+    std::string certificate_chain_file{};
+    std::string private_key_file{};
+    std::string certificate_chain_pem{};
+    std::string private_key_pem{};
     /// Further certificates chosen by the client's SNI name; a client that
     /// sends no name, or one not listed, gets the default.
-    std::vector<named_certificate> by_server_name;
+    std::vector<named_certificate> by_server_name{};
     /// Mutual TLS: ask clients for a certificate and verify it against these
     /// CAs (file or PEM; both empty: the system store).
     bool request_client_certificate = false;
     /// With request_client_certificate: fail a client that sends none (default) or accept it.
     bool require_client_certificate = true;
-    std::string client_ca_file;
-    std::string client_ca_pem;
+    std::string client_ca_file{};
+    std::string client_ca_pem{};
     /// ALPN protocols this server speaks, most preferred first. A client
     /// offering none of them gets no ALPN protocol (the handshake continues).
-    std::vector<std::string> alpn;
+    std::vector<std::string> alpn{};
     version min_version = version::tls1_2;
-    std::string cipher_list;
+    std::string cipher_list{};
     /// Issue session tickets so that clients can resume (default on).
     bool session_tickets = true;
 };
@@ -124,9 +131,17 @@ public:
     /// A client context. Throws std::runtime_error naming what failed to load.
     /// @see wolfSSL_CTX_new(3), wolfSSL_CTX_load_verify_locations
     [[nodiscard]] static context client(const client_options& options);
+    /// A client context with every default: the system's CAs, verification on.
+    [[nodiscard]] static context client();
     /// A server context. Throws std::runtime_error naming what failed to load.
     /// @see wolfSSL_CTX_use_certificate_chain_file, wolfSSL_CTX_set_servername_callback
     [[nodiscard]] static context server(const server_options& options);
+
+    // Temporaries are refused (see the file comment: GCC 12 destroys a braced
+    // temporary twice inside a co_await expression). Name the options object:
+    //   tls::client_options options{.verify_peer = false}; tls::context::client(options)
+    static context client(client_options&&) = delete;  // write: client_options o{...}; client(o)
+    static context server(server_options&&) = delete;  // write: server_options o{...}; server(o)
 
     context() noexcept = default;
     [[nodiscard]] bool is_server() const noexcept;

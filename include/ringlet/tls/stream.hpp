@@ -2,7 +2,7 @@
 // read/write/deadline API of net::stream; read_line and friends come from
 // net::buffered_reader<tls::stream>.
 //
-//     auto ctx = tls::context::client({});
+//     auto ctx = tls::context::client();                            // system CAs, verification on
 //     auto conn = co_await tls::connect("example.com", 443, ctx);   // result<tls::stream>
 //     co_await conn->write_all("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
 //     net::buffered_reader in{*conn};
@@ -64,21 +64,21 @@ struct client_handshake_options {
     /// The name to send (SNI) and to verify the certificate against. Empty:
     /// no SNI and, with verification on, errc::invalid_argument — say which
     /// host you meant, or turn verification off in the context.
-    std::string_view server_name;
+    std::string_view server_name{};
     /// Limit on the whole handshake (default 10 s).
     ringlet::timeout handshake_timeout = std::chrono::seconds{10};
     /// A session from an earlier connection to the same server, to resume.
     const session* resume = nullptr;
     /// Bytes already read from the transport that belong to the TLS stream
     /// (STARTTLS after a buffered plaintext phase).
-    std::span<const std::byte> already_read;
+    std::span<const std::byte> already_read{};
 };
 static_assert(std::is_trivially_copyable_v<client_handshake_options>);
 
 /// Options of a server handshake.
 struct server_handshake_options {
     ringlet::timeout handshake_timeout = std::chrono::seconds{10};
-    std::span<const std::byte> already_read;
+    std::span<const std::byte> already_read{};
 };
 static_assert(std::is_trivially_copyable_v<server_handshake_options>);
 
