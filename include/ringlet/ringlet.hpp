@@ -13,6 +13,7 @@
 #include <ringlet/net/address.hpp>
 #include <ringlet/net/buffered_reader.hpp>
 #include <ringlet/net/datagram.hpp>
+#include <ringlet/net/listen_connect.hpp>
 #include <ringlet/net/listener.hpp>
 #include <ringlet/net/local.hpp>
 #include <ringlet/net/local_datagram.hpp>

@@ -44,7 +44,10 @@ namespace ringlet::net {
 
 /// Which direction(s) shutdown() ends. @see shutdown(2)
 enum class shutdown_how : std::uint8_t {
-    read,   ///< SHUT_RD: later reads return end of stream
+    read,   ///< SHUT_RD: a read that finds nothing queued returns 0 at once instead of
+            ///< waiting. Nothing is discarded and the peer is not told: on TCP, queued
+            ///< bytes and bytes that arrive later are still read; on unix streams the
+            ///< peer's later writes fail with EPIPE.
     write,  ///< SHUT_WR: sends a FIN; the peer reads end of stream (half-close)
     both,   ///< SHUT_RDWR
 };

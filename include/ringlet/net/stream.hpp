@@ -142,8 +142,11 @@ public:
     // --- ending ------------------------------------------------------------
 
     /// Half-closes: shutdown_how::write sends a FIN (the peer reads end of
-    /// stream; this side can still read), ::read makes later reads yield end
-    /// of stream, ::both does both. @see shutdown_op, shutdown(2)
+    /// stream; this side can still read). ::read only makes a read that finds
+    /// nothing queued return 0 at once: on Linux TCP, bytes already queued and
+    /// bytes arriving later are still delivered (the peer is not told; use it
+    /// to stop waiting, not to discard input), while a unix peer's later
+    /// writes fail with EPIPE. ::both does both. @see shutdown_op, shutdown(2)
     [[nodiscard]] shutdown_op shutdown(shutdown_how how = shutdown_how::both) noexcept;
 
     /// Cancels all in-flight operations, waits for them, closes. @see socket::close
