@@ -324,8 +324,12 @@ checked<Option> judge_ipv4_source(std::string_view text) {
     const std::size_t at = group_part.find('@');
     auto group = parse_ipv4_group(text, group_part.substr(0, at));
     if (!group.why.empty()) return rejected{group.why};
-    auto source = parse_ipv4_unicast(text, text.substr(split + from.size()), "source");
+    const std::string_view source_part = text.substr(split + from.size());
+    auto source = parse_ipv4_unicast(text, source_part, "source");
     if (!source.why.empty()) return rejected{source.why};
+    // As check() says: 0.0.0.0 names no sender (found by the fuzzer: parse
+    // accepted what set_option then refused without a reason).
+    if (source.value.s_addr == 0) return rejected{quote_part(text, source_part) + " is not an IPv4 source address"};
     Option o;
     o.group = group.value;
     o.source = source.value;

@@ -176,6 +176,7 @@ INSTANTIATE_TEST_SUITE_P(
         std::tuple{"IP_DROP_MEMBERSHIP", "ff02::1", R"(IP_DROP_MEMBERSHIP: "ff02::1" is not an IPv4 group address (224.0.0.0 to 239.255.255.255))"},
         std::tuple{"IP_ADD_SOURCE_MEMBERSHIP", "232.1.2.3", R"(IP_ADD_SOURCE_MEMBERSHIP: "232.1.2.3" names no source (write "GROUP from SOURCE"))"},
         std::tuple{"IP_ADD_SOURCE_MEMBERSHIP", "232.1.2.3 from 239.0.0.1", R"(IP_ADD_SOURCE_MEMBERSHIP: "232.1.2.3 from 239.0.0.1": "239.0.0.1" is not an IPv4 source address)"},
+        std::tuple{"IP_ADD_SOURCE_MEMBERSHIP", "232.1.2.3@1.0.0.1 from 0.0.0.0", R"(IP_ADD_SOURCE_MEMBERSHIP: "232.1.2.3@1.0.0.1 from 0.0.0.0": "0.0.0.0" is not an IPv4 source address)"},
         std::tuple{"IP_DROP_SOURCE_MEMBERSHIP", "1.2.3.4 from 10.0.0.1", R"(IP_DROP_SOURCE_MEMBERSHIP: "1.2.3.4 from 10.0.0.1": "1.2.3.4" is not an IPv4 group address (224.0.0.0 to 239.255.255.255))"},
         std::tuple{"IPV6_MULTICAST_HOPS", "256", R"(IPV6_MULTICAST_HOPS: "256" is out of range 0..255)"},
         std::tuple{"IPV6_MULTICAST_LOOP", "-1", R"(IPV6_MULTICAST_LOOP: "-1" is not a flag (write true/false, on/off, yes/no or 1/0))"},
