@@ -195,14 +195,15 @@ task<void> accept_each(Listener& lst, task_group& connections, Handler handle) {
 }
 
 /// Accepts connections and echoes each in its own task until the runtime
-/// stops (see accept_each); then lets the connections end and closes the
-/// listener.
+/// begins a graceful stop (until_drain) or stops (see accept_each); then
+/// closes the listener (removing a unix socket file) and lets the
+/// connections end.
 template <class Listener>
 task<void> serve_echo(Listener& lst) {
     task_group connections;
-    co_await accept_each(lst, connections, [](auto conn) { return echo_connection(std::move(conn)); });
-    co_await connections.wait();
+    co_await until_drain(accept_each(lst, connections, [](auto conn) { return echo_connection(std::move(conn)); }));
     (void)co_await lst.close();
+    co_await connections.wait();
 }
 
 /// main()'s body for a program on one shard: runs `work` (a callable that
