@@ -51,6 +51,7 @@ alive() {
 start_server() {
   local name=$1 _
   shift
+  : >"$work/$name.out"   # exists before the background shell opens it, for sed below
   "$server_bin" "$@" >"$work/$name.out" 2>"$work/$name.err" &
   pid=$!
   started+=("$pid")
@@ -81,6 +82,7 @@ now() { date +%s.%N; }
 start_server transfers 127.0.0.1:0 --drain-timeout "$drain"
 server=$pid
 port=${addr##*:}
+: >"$work/client.out"
 "$client_bin" "$addr" --connections "$connections" --mib "$mib" >"$work/client.out" 2>"$work/client.err" &
 client=$!
 started+=("$client")
