@@ -8,9 +8,14 @@
 // Then, from another terminal: build/examples/echo_client <the printed address>
 // (or `socat - TCP:127.0.0.1:41377`). The one line on stdout is
 // `listening on <address>` with the real port, printed (and flushed) once
-// connections are accepted. Ctrl-C or SIGTERM stops it gracefully: it stops
-// accepting, ends each connection with a FIN, and exits 0. Exit 2 means a bad
-// argument, 1 that it could not listen (the message names the address).
+// connections are accepted. Ctrl-C, SIGTERM or SIGHUP stops it gracefully:
+// it stops accepting at once (closing the listener; a unix socket file is
+// removed), lets the connections finish for up to --drain-timeout seconds,
+// then cancels the rest, ending each connection with a FIN, and exits 0; a
+// second signal cancels at once. Exit 2 means a bad argument, 1 that it
+// could not listen (the message names the address).
+//
+//   build/examples/echo_server 127.0.0.1:0 --drain-timeout 30 --sighup ignore
 //
 // TCP is served on every shard (`--shards N`, default: one per core), each
 // with its own listener on the same port (SO_REUSEPORT, so the kernel spreads
@@ -25,13 +30,18 @@ using namespace example;
 
 namespace {
 
-constexpr const char* usage = R"(usage: echo_server ADDRESS [--shards N]
+constexpr const char* usage = R"(usage: echo_server ADDRESS [--shards N] [--drain-timeout S] [--sighup stop|ignore]
 
-Echoes every byte each client sends back to it, until SIGINT or SIGTERM.
+Echoes every byte each client sends back to it, until SIGINT, SIGTERM or SIGHUP.
 
   ADDRESS       where to listen: 127.0.0.1:8000, [::1]:8000, localhost:8000,
                 unix:/path/to.sock or @abstract-name (port 0: any free port)
   --shards N    serve TCP on N shards, one listener each (default: all cores)
+  --drain-timeout S
+                at a stop, let connections finish for up to S seconds, then
+                cancel them (default 10; 0: at once)
+  --sighup stop|ignore
+                what SIGHUP does (default: stop, like SIGTERM)
   --help        this text
 
 Prints "listening on <address>" once it accepts connections.
@@ -40,6 +50,8 @@ Prints "listening on <address>" once it accepts connections.
 struct options {
     std::string address;
     unsigned shards = 0;
+    std::chrono::seconds drain_timeout{10};
+    sighup_action sighup = sighup_action::stop;
 };
 
 options parse_args(int argc, char** argv) {
@@ -51,6 +63,13 @@ options parse_args(int argc, char** argv) {
             std::exit(0);
         } else if (arg == "--shards") {
             out.shards = static_cast<unsigned>(number_value("echo_server", argc, argv, i, 1, 1024));
+        } else if (arg == "--drain-timeout") {
+            out.drain_timeout = std::chrono::seconds(number_value("echo_server", argc, argv, i, 0, 86400));
+        } else if (arg == "--sighup") {
+            const std::string what = option_value("echo_server", argc, argv, i);
+            if (what == "stop") out.sighup = sighup_action::stop;
+            else if (what == "ignore") out.sighup = sighup_action::ignore;
+            else usage_error("echo_server", "--sighup \"" + what + "\" is neither stop nor ignore");
         } else if (arg.size() > 1 && arg[0] == '-') {
             usage_error("echo_server", "unknown option \"" + std::string(arg) + "\"");
         } else if (out.address.empty()) {
@@ -104,7 +123,7 @@ task<int> serve_tcp(const net::address& wanted) {
 int main(int argc, char** argv) {
     const options opts = parse_args(argc, argv);
     try {
-        runtime rt{{.shards = opts.shards}};
+        runtime rt{{.shards = opts.shards, .drain_timeout = opts.drain_timeout, .sighup = opts.sighup}};
         return rt.run([&]() -> task<int> {
             std::string error;
             auto candidates = co_await addresses_of(opts.address, error);

@@ -168,14 +168,9 @@ inline void print_listening(const net::address& where) {
     std::fflush(stdout);
 }
 
-/// Accepts connections and spawns `handle(conn)` (a task<void>) for each into
-/// `connections`, until the accept is cancelled (the awaiting task or the
-/// group is stopped, or the runtime is stopping). Out of descriptors
-/// (EMFILE/ENFILE), it says so at most once a second, backs off and keeps
-/// serving the connections it has. It neither waits for the connections nor
-/// closes the listener: the caller owns both.
+/// accept_each's loop, without the drain.
 template <class Listener, class Handler>
-task<void> accept_each(Listener& lst, task_group& connections, Handler handle) {
+task<void> accept_until_stopped(Listener& lst, task_group& connections, Handler handle) {
     auto last_complaint = clock::time_point{};
     for (;;) {
         auto conn = co_await lst.accept();
@@ -183,26 +178,39 @@ task<void> accept_each(Listener& lst, task_group& connections, Handler handle) {
             connections.spawn(handle(std::move(*conn)));
             continue;
         }
-        if (conn.error() == errc::operation_canceled) break;  // stopping
+        if (conn.error() == errc::operation_canceled) break;  // stopping or draining
         if (clock::now() - last_complaint >= 1s) {
             std::fprintf(stderr, "accept: %s; retrying\n", conn.error().message().c_str());
             last_complaint = clock::now();
         }
         const auto pause = conn.error() == std::errc::too_many_files_open ? 100ms : 10ms;
         auto slept = co_await sleep_for(pause);
-        if (!slept) break;  // stopping
+        if (!slept) break;  // stopping or draining
     }
 }
 
+/// Accepts connections and spawns `handle(conn)` (a task<void>) for each into
+/// `connections`, until the accept is cancelled (the awaiting task or the
+/// group is stopped, or the runtime is stopping) or the runtime begins a
+/// graceful stop (until_drain: the connections then go on, and the runtime
+/// gives them its drain timeout). Out of descriptors (EMFILE/ENFILE), it
+/// says so at most once a second, backs off and keeps serving the
+/// connections it has. It neither waits for the connections nor closes the
+/// listener: the caller owns both.
+template <class Listener, class Handler>
+task<void> accept_each(Listener& lst, task_group& connections, Handler handle) {
+    co_await until_drain(accept_until_stopped(lst, connections, std::move(handle)));
+}
+
 /// Accepts connections and echoes each in its own task until the runtime
-/// stops (see accept_each); then lets the connections end and closes the
-/// listener.
+/// begins a graceful stop or stops (see accept_each); then closes the
+/// listener (removing a unix socket file) and lets the connections end.
 template <class Listener>
 task<void> serve_echo(Listener& lst) {
     task_group connections;
     co_await accept_each(lst, connections, [](auto conn) { return echo_connection(std::move(conn)); });
-    co_await connections.wait();
     (void)co_await lst.close();
+    co_await connections.wait();
 }
 
 /// main()'s body for a program on one shard: runs `work` (a callable that

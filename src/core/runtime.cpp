@@ -3,9 +3,18 @@
 //   ring to its creator); a latch holds every shard until all rings exist, so
 //   cross-shard messages always find their target. A failure on any shard
 //   stops all of them and is rethrown by run().
-// - SIGINT/SIGTERM are blocked in every runtime thread and read through a
-//   signalfd on shard 0's ring; the old mask is restored when run() returns.
+// - SIGINT/SIGTERM/SIGHUP are blocked in every runtime thread and read
+//   through a signalfd on shard 0's ring; the old mask is restored when run()
+//   returns. Each runtime thread remembers the mask it had before (a
+//   thread_local), and a pthread_atfork child handler puts it back, so a
+//   process forked from a shard is not born deaf to SIGINT/SIGTERM.
+// - The wake eventfds exist only during run() (a runtime between runs holds
+//   no descriptor); a stop requested from another thread writes them under
+//   the mutex that guards their creation and closing, and the stop flags
+//   outlive them (see runtime_state.hpp).
 #include "core/runtime_state.hpp"
+
+#include <ringlet/core/io.hpp>
 
 #include <ringlet/core/runtime.hpp>
 
@@ -59,7 +68,24 @@ task<void> entry_wrapper(runtime_state& rt, task<void> entry) {
     } catch (...) {
         rt.record_entry_error(std::current_exception());
     }
-    if (rt.entries_running.fetch_sub(1) == 1) rt.request_stop();
+    if (rt.entries_running.fetch_sub(1) == 1) rt.request_stop_now();
+}
+
+/// The signal mask a runtime thread had before the runtime blocked its
+/// signals; what a child forked from that thread gets back.
+struct saved_mask {
+    bool active = false;
+    sigset_t mask{};
+};
+thread_local saved_mask pre_runtime_mask;
+
+void restore_mask_in_child() noexcept {
+    if (pre_runtime_mask.active) pthread_sigmask(SIG_SETMASK, &pre_runtime_mask.mask, nullptr);
+}
+
+void install_fork_handler() {
+    static const int installed = pthread_atfork(nullptr, nullptr, &restore_mask_in_child);
+    (void)installed;
 }
 
 }  // namespace
@@ -69,15 +95,67 @@ runtime_state::runtime_state(runtime_options opts)
       ring_settings{options.sq_entries, options.cq_entries},
       shard_count(options.shards ? options.shards : allowed_cpu_count()) {}
 
-void runtime_state::request_stop() noexcept {
-    if (stop_requested.exchange(true)) return;
+void runtime_state::open_wake_fds() {
+    std::lock_guard lock(wake_mutex_);
+    wake_fds.reserve(shard_count);
+    for (unsigned i = 0; i < shard_count; ++i) {
+        const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (fd < 0) {
+            const int error = errno;
+            for (int open_fd : wake_fds) close(open_fd);
+            wake_fds.clear();
+            throw std::system_error(error, std::generic_category(), "ringlet: eventfd for shard wake-ups");
+        }
+        wake_fds.push_back(fd);
+    }
+}
+
+void runtime_state::close_wake_fds() noexcept {
+    std::lock_guard lock(wake_mutex_);
+    for (int fd : wake_fds) close(fd);
+    wake_fds.clear();
+}
+
+void runtime_state::wake_all() noexcept {
+    std::lock_guard lock(wake_mutex_);
     for (unsigned i = 0; i < wake_fds.size(); ++i) wake(i);
+}
+
+void runtime_state::request_drain() noexcept {
+    if (options.drain_timeout.count() <= 0) return request_stop_now();
+    if (drain_requested.load(std::memory_order_acquire)) return;
+    drain_deadline.store((clock::now() + options.drain_timeout).time_since_epoch().count(),
+                         std::memory_order_relaxed);
+    if (drain_requested.exchange(true, std::memory_order_acq_rel)) return;
+    wake_all();
+}
+
+void runtime_state::request_stop_now() noexcept {
+    if (stop_requested.exchange(true, std::memory_order_acq_rel)) return;
+    wake_all();
+}
+
+void runtime_state::on_signal(int signo) {
+    if (signo == SIGHUP) {
+        if (options.sighup == sighup_action::ignore) return;
+        if (options.sighup == sighup_action::call) {
+            try {
+                options.on_sighup();
+            } catch (...) {
+                report_task_failure(0, std::current_exception());
+            }
+            return;
+        }
+    }
+    // The first signal drains; one during the drain (however it began) cancels.
+    if (drain_requested.load(std::memory_order_acquire)) request_stop_now();
+    else request_drain();
 }
 
 void runtime_state::shard_finished() noexcept {
     if (busy.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     all_done.store(true, std::memory_order_release);
-    for (unsigned i = 0; i < wake_fds.size(); ++i) wake(i);
+    wake_all();
 }
 
 void runtime_state::wake(unsigned index) const noexcept {
@@ -116,36 +194,49 @@ void runtime_state::report_task_failure(unsigned shard, std::exception_ptr error
     std::fprintf(stderr, "ringlet: a spawned task on shard %u failed: %s\n", shard, what);
 }
 
-/// Blocks SIGINT/SIGTERM for the runtime's threads and reads them through a signalfd.
+/// Blocks SIGINT/SIGTERM/SIGHUP for the runtime's threads (the shard
+/// threads inherit the mask) and reads them through a signalfd.
 class signal_guard {
 public:
     explicit signal_guard(bool enabled) {
         if (!enabled) return;
+        install_fork_handler();
         sigemptyset(&set_);
         sigaddset(&set_, SIGINT);
         sigaddset(&set_, SIGTERM);
+        sigaddset(&set_, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &set_, &old_);
         fd_ = signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (fd_ < 0) pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+        if (fd_ < 0) {
+            pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+            return;
+        }
+        outer_ = pre_runtime_mask;
+        pre_runtime_mask = {true, old_};
     }
     ~signal_guard() {
         if (fd_ < 0) return;
         close(fd_);
+        pre_runtime_mask = outer_;
         pthread_sigmask(SIG_SETMASK, &old_, nullptr);
     }
     signal_guard(const signal_guard&) = delete;
     signal_guard& operator=(const signal_guard&) = delete;
     [[nodiscard]] int fd() const noexcept { return fd_; }
+    /// The mask the runtime's threads had before; for their forked children.
+    [[nodiscard]] const sigset_t& old_mask() const noexcept { return old_; }
 
 private:
     sigset_t set_{};
     sigset_t old_{};
+    saved_mask outer_{};  // a runtime run from inside another runtime's thread
     int fd_ = -1;
 };
 
 void run_shard_thread(runtime_state& rt, unsigned index, std::latch& rings_ready,
                       std::exception_ptr& startup_error, std::mutex& startup_mutex) {
     if (rt.options.pin_threads) pin_to_cpu(index);
+    if (rt.signal_fd >= 0) pre_runtime_mask = {true, rt.pre_runtime_mask};
     try {
         rt.shards[index] = std::make_unique<shard>(rt, index, rt.ring_settings);
     } catch (...) {
@@ -167,6 +258,9 @@ void run_shard_thread(runtime_state& rt, unsigned index, std::latch& rings_ready
 
 runtime::runtime(runtime_options options) : state_(std::make_unique<detail::runtime_state>(std::move(options))) {
     if (state_->ring_settings.sq_entries == 0) throw std::invalid_argument("ringlet: runtime_options.sq_entries must be > 0");
+    if (state_->options.sighup == sighup_action::call && !state_->options.on_sighup) {
+        throw std::invalid_argument("ringlet: runtime_options.sighup is sighup_action::call but on_sighup is empty");
+    }
     detail::ring probe{{.sq_entries = 2, .cq_entries = 4}};  // throws with cause and remedy
 }
 
@@ -174,7 +268,9 @@ runtime::~runtime() = default;
 
 unsigned runtime::shard_count() const noexcept { return state_->shard_count; }
 
-void runtime::request_stop() noexcept { state_->request_stop(); }
+void runtime::request_stop() noexcept { state_->request_drain(); }
+
+void runtime::request_stop_now() noexcept { state_->request_stop_now(); }
 
 void runtime::run_on_all(std::function<task<void>(unsigned)> entry) { run_shards(std::move(entry), true); }
 
@@ -183,24 +279,21 @@ void runtime::run_shards(std::function<task<void>(unsigned)> entry, bool every_s
     rt.entry = std::move(entry);
     rt.entry_on_every_shard = every_shard;
     rt.entries_running = every_shard ? rt.shard_count : 1;
-    rt.stop_requested = false;
     rt.all_done = false;
     rt.busy = static_cast<long>(rt.shard_count);
     rt.shards.clear();
     rt.shards.resize(rt.shard_count);
-
-    rt.wake_fds.clear();
-    for (unsigned i = 0; i < rt.shard_count; ++i) {
-        const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (fd < 0) {
-            for (int open_fd : rt.wake_fds) close(open_fd);
-            rt.wake_fds.clear();
-            throw std::system_error(errno, std::generic_category(), "ringlet: eventfd for shard wake-ups");
-        }
-        rt.wake_fds.push_back(fd);
+    // A drain requested before this run counts its timeout from now. The stop
+    // flags themselves are left alone: a request made before run() is this run's.
+    if (rt.drain_requested.load(std::memory_order_acquire)) {
+        rt.drain_deadline.store((clock::now() + rt.options.drain_timeout).time_since_epoch().count(),
+                                std::memory_order_relaxed);
     }
+
+    rt.open_wake_fds();
     detail::signal_guard signals{rt.options.handle_signals};
     rt.signal_fd = signals.fd();
+    rt.pre_runtime_mask = signals.old_mask();
 
     std::latch rings_ready{static_cast<std::ptrdiff_t>(rt.shard_count)};
     std::exception_ptr startup_error;
@@ -213,8 +306,10 @@ void runtime::run_shards(std::function<task<void>(unsigned)> entry, bool every_s
     }
     for (auto& t : threads) t.join();
     rt.shards.clear();  // closes the rings
-    for (int fd : rt.wake_fds) close(fd);
-    rt.wake_fds.clear();
+    rt.close_wake_fds();
+    // This run has consumed its stop; the next one starts afresh.
+    rt.drain_requested.store(false, std::memory_order_release);
+    rt.stop_requested.store(false, std::memory_order_release);
     rt.signal_fd = -1;
     rt.entry = nullptr;
     if (startup_error) std::rethrow_exception(startup_error);

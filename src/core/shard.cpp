@@ -6,15 +6,24 @@
 //   target's CQ; any other thread (or a kernel without MSG_RING) writes the
 //   target's eventfd, which the target keeps a read armed on. wake_pending_
 //   collapses a burst of messages into one wake-up.
+// - Stopping: the runtime's flags (runtime_state.hpp) become this shard's
+//   drain source (plus a task that sleeps until the drain deadline and then
+//   asks for the hard stop) and root stop source, at the top of each loop
+//   turn and at each wake-up, so a flag set before the shard started is seen
+//   before its first task runs.
 // - The inbox is a lock-free stack (many producers, one consumer that takes
 //   everything at once and reverses it to keep arrival order).
 #include "core/shard.hpp"
 
 #include "core/runtime_state.hpp"
 
+#include <ringlet/core/io.hpp>
+
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <system_error>
 
@@ -157,7 +166,30 @@ void shard::wake() noexcept {
 void shard::on_wakeup() {
     wake_pending_.store(false);
     drain_inbox();
-    if (!root_stop_.stop_requested() && rt_.stop_requested.load(std::memory_order_acquire)) root_stop_.request_stop();
+    apply_stop_requests();
+}
+
+namespace {
+
+/// Asks for the hard stop when the drain deadline passes; the hard stop
+/// (root token) cancels it first when the tasks ended in time.
+task<void> cancel_at_drain_deadline(runtime_state& rt) {
+    const clock::time_point deadline{clock::duration{rt.drain_deadline.load(std::memory_order_relaxed)}};
+    auto slept = co_await sleep_until(deadline);  // (bound first: GCC 12, see tests/lint)
+    if (slept) rt.request_stop_now();
+}
+
+}  // namespace
+
+void shard::apply_stop_requests() {
+    const bool stop_now = rt_.stop_requested.load(std::memory_order_acquire);
+    if (!stop_now && drain_stop_.stop_requested()) return;
+    if (!stop_now && !rt_.drain_requested.load(std::memory_order_acquire)) return;
+    if (!drain_stop_.stop_requested()) {
+        drain_stop_.request_stop();
+        if (!stop_now) spawn(cancel_at_drain_deadline(rt_), root_token());
+    }
+    if (stop_now && !root_stop_.stop_requested()) root_stop_.request_stop();
 }
 
 void shard::drain_inbox() {
@@ -201,7 +233,10 @@ bool shard::poll_before_sleeping() {
             drain_inbox();  // a wake-up may still be on its way; on_wakeup then finds the inbox empty
             return true;
         }
-        if (ring_.completions_pending() || rt_.stop_requested.load(std::memory_order_relaxed)) return true;
+        if (ring_.completions_pending() || rt_.stop_requested.load(std::memory_order_relaxed) ||
+            (!drain_stop_.stop_requested() && rt_.drain_requested.load(std::memory_order_relaxed))) {
+            return true;
+        }
         cpu_relax();
         if (spins % 64 == 0 && clock::now() >= deadline) return false;
     }
@@ -218,8 +253,12 @@ void shard::run() {
     std::unique_ptr<internal_read> signal_reader;
     if (id_ == 0 && rt_.signal_fd >= 0) {
         signal_reader = std::make_unique<internal_read>(rt_.signal_fd, [this, &signal_reader](int res) {
-            if (res > 0) rt_.request_stop();
-            if (!rt_.all_done.load()) signal_reader->arm();  // later signals are read and ignored
+            if (res >= static_cast<int>(sizeof(signalfd_siginfo))) {
+                signalfd_siginfo info;
+                std::memcpy(&info, signal_reader->data(), sizeof info);
+                rt_.on_signal(static_cast<int>(info.ssi_signo));
+            }
+            if (!rt_.all_done.load()) signal_reader->arm();  // later signals are read too
         });
         signal_reader->arm();
     }
@@ -227,9 +266,7 @@ void shard::run() {
         if (tag == ring_tag::wake) on_wakeup();
     };
     while (!rt_.all_done.load(std::memory_order_acquire)) {
-        if (!root_stop_.stop_requested() && rt_.stop_requested.load(std::memory_order_relaxed)) {
-            root_stop_.request_stop();
-        }
+        apply_stop_requests();
         for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) ready_.pop().resume();
         check_finished();
         if (rt_.all_done.load(std::memory_order_acquire)) break;
@@ -306,6 +343,12 @@ ringlet::stop_token stop_token() {
     auto* s = detail::shard::current();
     if (!s) detail::throw_not_on_shard("this_shard::stop_token");
     return s->root_token();
+}
+
+ringlet::stop_token drain_token() {
+    auto* s = detail::shard::current();
+    if (!s) detail::throw_not_on_shard("this_shard::drain_token");
+    return s->drain_token();
 }
 
 std::string describe_ring() {

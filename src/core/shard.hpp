@@ -47,6 +47,8 @@ public:
     void arm();
     void cancel();
     [[nodiscard]] bool armed() const noexcept { return armed_; }
+    /// The bytes of the last completed read (e.g. a signalfd_siginfo).
+    [[nodiscard]] const void* data() const noexcept { return value_; }
 
 private:
     static void prepare_read(io_op& op, io_uring_sqe* sqe) noexcept;
@@ -72,6 +74,8 @@ public:
     [[nodiscard]] runtime_state& runtime() noexcept { return rt_; }
     [[nodiscard]] int ring_fd() const noexcept { return ring_fd_; }
     [[nodiscard]] stop_token root_token() const noexcept { return root_stop_.get_token(); }
+    /// Requested when a graceful stop begins, and at the latest with the root token.
+    [[nodiscard]] stop_token drain_token() const noexcept { return drain_stop_.get_token(); }
 
     void schedule(std::coroutine_handle<> h) { ready_.push(h); }
 
@@ -101,6 +105,8 @@ private:
     void on_wakeup();
     void wake() noexcept;
     void check_finished() noexcept;
+    /// Turns the runtime's stop flags into this shard's drain and root stops.
+    void apply_stop_requests();
     bool poll_before_sleeping();
 
     void shutdown_internal_ops();
@@ -111,6 +117,7 @@ private:
     const int ring_fd_;
     ready_queue ready_;
     stop_source root_stop_;
+    stop_source drain_stop_;
     std::size_t live_tasks_ = 0;
     bool finished_ = false;  // counted out of the runtime's busy count
     clock::time_point last_message_{};  // last cross-shard message sent or handled

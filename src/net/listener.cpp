@@ -335,6 +335,10 @@ task<result<void>> listener::close() {
         co_await unarmed_waiter{s};
     }
     s->close_queued();
+    // The shard's root token is shard-local (non-atomic reference count):
+    // drop it here, on its shard, so a listener closed by one shard and
+    // destroyed by another (tcp::server's listeners) shares nothing.
+    s->root = stop_token{};
     auto closed = co_await s->sock.close();
     s->unlink_path_if_ours();
     s->closing = false;

@@ -1,5 +1,10 @@
 // Unix stream sockets: listen with stale-path replacement, connect, pairs.
 //
+// The socket file of a path listener is removed on every exit ringlet
+// controls: a failed listen() right after the bind, the listener's close()
+// and its destructor (net::listener::unlink_on_close), which a graceful stop
+// reaches because the serve loops close their listeners when draining.
+//
 // Design notes: a path in use is stale only when it is a socket file that no
 // listening socket is bound to. The kernel is asked first (sock_diag: the
 // listening unix sockets and the inode each is bound to), so a live server is
@@ -113,6 +118,16 @@ bool is_stale(const net::address& where) {
     return rc != 0 && error == ECONNREFUSED;
 }
 
+/// Removes `path` when it is still the file `ours` describes (not one a
+/// process bound after us).
+void remove_if_same(const std::string& path, const struct stat& ours) noexcept {
+    struct stat now {};
+    if (ours.st_ino != 0 && ::lstat(path.c_str(), &now) == 0 && now.st_dev == ours.st_dev &&
+        now.st_ino == ours.st_ino) {
+        ::unlink(path.c_str());
+    }
+}
+
 }  // namespace
 
 result<credentials> stream::peer_credentials() const noexcept {
@@ -134,7 +149,14 @@ result<listener> listen(const net::address& local, listen_options options) {
         bound = s->bind(local);
     }
     if (!bound) return unexpected{bound.error()};
-    if (auto r = s->listen(options.backlog); !r) return unexpected{r.error()};
+    // The socket file is ours from here: a failure removes it again, and the
+    // listener removes it when closed or destroyed (unlink_on_close).
+    struct stat ours {};
+    if (is_path && ::lstat(local.unix_name().c_str(), &ours) != 0) ours = {};
+    if (auto r = s->listen(options.backlog); !r) {
+        remove_if_same(local.unix_name(), ours);
+        return unexpected{r.error()};
+    }
     net::listener l{std::move(*s)};
     if (is_path && options.unlink_on_close) {
         if (auto r = l.unlink_on_close(local.unix_name()); !r) return unexpected{r.error()};

@@ -43,9 +43,10 @@ struct shard_counts {
     std::uint64_t errors = 0;
 };
 
-task<shard_counts> accept_loop(listener& lst, const net::address& where, handler& handle) {
-    task_group connections;
-    shard_counts counts;
+/// Accepts into `connections` until stopped: by the awaiting task's token,
+/// which accept_loop links to the shard's drain (until_drain).
+task<void> accept_connections(listener& lst, const net::address& where, handler& handle, task_group& connections,
+                              shard_counts& counts) {
     auto pause = 10ms;
     for (;;) {
         auto conn = co_await lst.accept();
@@ -55,15 +56,24 @@ task<shard_counts> accept_loop(listener& lst, const net::address& where, handler
             connections.spawn(handle(std::move(*conn)));
             continue;
         }
-        if (conn.error() == errc::operation_canceled) break;  // stopping
+        if (conn.error() == errc::operation_canceled) break;  // stopping or draining
         ++counts.errors;
         complain(where, conn.error());
         auto slept = co_await sleep_for(pause);
-        if (!slept) break;  // stopping
+        if (!slept) break;  // stopping or draining
         pause = std::min(pause * 2, std::chrono::milliseconds{500});
     }
-    co_await connections.wait();
+}
+
+/// At a graceful stop the listener closes at once (new clients are refused
+/// instead of waiting in a backlog nobody accepts from) while the
+/// connections it has run on; the hard stop cancels those still running.
+task<shard_counts> accept_loop(listener& lst, const net::address& where, handler& handle) {
+    task_group connections;
+    shard_counts counts;
+    co_await until_drain(accept_connections(lst, where, handle, connections, counts));
     (void)co_await lst.close();
+    co_await connections.wait();
     co_return counts;
 }
 

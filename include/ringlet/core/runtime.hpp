@@ -5,14 +5,45 @@
 //
 // run() starts the shards, runs the entry task on shard 0 and returns its
 // value once it has ended and every other task has been cancelled and has
-// ended too. run_on_all() runs one entry per shard. SIGINT/SIGTERM (read
-// through a signalfd on the ring) request a graceful stop: every shard's root
-// stop token is triggered, so pending operations are cancelled in the kernel,
-// and run returns once all tasks have finished, with every descriptor the
-// runtime opened closed again.
+// ended too. run_on_all() runs one entry per shard.
 //
-// Thread safety: request_stop() may be called from any thread; everything
-// else from the thread that owns the runtime.
+// Stopping, in two steps:
+// - A graceful stop (the first SIGINT/SIGTERM, SIGHUP by default, or
+//   request_stop()) begins the drain: every shard's drain token
+//   (this_shard::drain_token()) is requested. tcp::serve, tcp::server and
+//   tls::serve stop accepting, close their listeners (a unix socket file is
+//   removed) and wait for the connections they have; anything else may watch
+//   the drain token to wind down. Nothing is cancelled yet.
+// - The hard stop cancels: every shard's root stop token
+//   (this_shard::stop_token()) is requested, so pending operations are
+//   cancelled in the kernel. It comes when runtime_options::drain_timeout
+//   has passed since the drain began, at a second SIGINT/SIGTERM/SIGHUP,
+//   at request_stop_now(), or as soon as the entry task (every entry, for
+//   run_on_all) has ended. A drain_timeout of 0 makes every stop a hard one.
+// run returns once all tasks have finished, with every descriptor the
+// runtime opened closed again; a server whose connections all ended within
+// the drain loses none of them.
+//
+// A stop requested while no run() is active is kept for the next run(),
+// which then begins already draining (its drain timeout counted from the
+// start of that run); run() consumes it, so the run after starts afresh.
+// A request that arrives while run() is returning is absorbed by that run.
+//
+// Signals (runtime_options::handle_signals): while run() is active, SIGINT,
+// SIGTERM and SIGHUP are blocked in the runtime's threads and read through
+// a signalfd on shard 0's ring; the old mask is restored when run()
+// returns. SIGHUP does what runtime_options::sighup says (default: the
+// same as SIGTERM). Processes started from a runtime thread with fork()
+// (and so exec*(), which keep the mask) get the signal mask the thread had
+// before the runtime blocked these signals: a pthread_atfork child handler
+// restores it. posix_spawn(), system() and popen() do not run atfork
+// handlers in glibc: give posix_spawn an empty mask yourself
+// (posix_spawnattr_setsigmask + POSIX_SPAWN_SETSIGMASK), or its child
+// starts with SIGINT/SIGTERM/SIGHUP blocked and ignores them.
+//
+// Thread safety: request_stop() and request_stop_now() may be called from
+// any thread at any time during the runtime's life (before, during, between
+// and after runs); everything else from the thread that owns the runtime.
 #pragma once
 
 #include <ringlet/core/shard.hpp>
@@ -26,6 +57,13 @@
 
 namespace ringlet {
 
+/// What SIGHUP does while run() is active (with handle_signals).
+enum class sighup_action {
+    stop,    ///< the same as SIGTERM: a graceful stop, a second one stops at once
+    ignore,  ///< nothing (it is read and dropped, so the process survives it)
+    call,    ///< runtime_options::on_sighup runs on shard 0
+};
+
 struct runtime_options {
     /// Number of shards; 0 means one per CPU the process may run on.
     unsigned shards = 0;
@@ -35,8 +73,19 @@ struct runtime_options {
     unsigned cq_entries = 0;
     /// Pin shard i to the i-th allowed CPU.
     bool pin_threads = true;
-    /// Turn SIGINT/SIGTERM into a graceful stop while run() is active.
+    /// Turn SIGINT/SIGTERM (and SIGHUP, see `sighup`) into a graceful stop
+    /// while run() is active; a second one stops at once.
     bool handle_signals = true;
+    /// How long a graceful stop lets tasks finish before it cancels them
+    /// (see the file comment); 0 cancels at once.
+    std::chrono::milliseconds drain_timeout{10'000};
+    /// What SIGHUP does (handle_signals only): stop (default), ignore, call.
+    sighup_action sighup = sighup_action::stop;
+    /// With sighup = call: runs on shard 0's thread at each SIGHUP, between
+    /// tasks (so it must not block). It may spawn() a task, e.g. to reload
+    /// a configuration, or submit_to() other shards from one. An exception
+    /// escaping it goes to on_task_failure. Required when sighup = call.
+    std::function<void()> on_sighup{};
     /// After cross-shard traffic, a shard with nothing to do polls its inbox
     /// and completion queue this long before sleeping in the kernel, so a
     /// cross-shard call costs no scheduler wake-up (~30 µs on a VM, < 1 µs
@@ -65,7 +114,8 @@ class runtime {
 public:
     /// Checks that io_uring works here; throws std::runtime_error naming the
     /// cause and the remedy when it does not (ENOSYS, EPERM from seccomp or
-    /// kernel.io_uring_disabled, ENOMEM).
+    /// kernel.io_uring_disabled, ENOMEM), std::invalid_argument for bad
+    /// options (sq_entries 0, sighup = call without on_sighup).
     explicit runtime(runtime_options options = {});
     ~runtime();
     runtime(const runtime&) = delete;
@@ -87,8 +137,14 @@ public:
     /// once all have ended. The first exception is rethrown.
     void run_on_all(std::function<task<void>(unsigned shard)> entry);
 
-    /// Asks a running runtime to stop gracefully. Any thread; idempotent.
+    /// Begins a graceful stop: drain, then cancel after drain_timeout (see
+    /// the file comment). Any thread; idempotent. Before run(), it applies
+    /// to the next run().
     void request_stop() noexcept;
+    /// Cancels every task now (the shards' root stop tokens), whether or not
+    /// a drain is under way. Any thread; idempotent; before run(), it
+    /// applies to the next run().
+    void request_stop_now() noexcept;
 
     /// io_uring as a shard would set it up here: setup flags, features, opcodes.
     [[nodiscard]] static std::string describe_io_uring();

@@ -150,8 +150,15 @@ namespace this_shard {
 [[nodiscard]] unsigned count();
 /// True on a shard thread.
 [[nodiscard]] bool on_shard() noexcept;
-/// The shard's root stop token: requested when the runtime stops.
+/// The shard's root stop token: requested at the runtime's hard stop, when
+/// everything still running is to be cancelled (see runtime.hpp).
 [[nodiscard]] ringlet::stop_token stop_token();
+/// The shard's drain token: requested when a graceful stop begins (and at the
+/// latest with stop_token()). Work that should end at a graceful stop — an
+/// accept loop, a long poll, an idle keep-alive — watches it (see until_drain);
+/// what it has started then gets the runtime's drain_timeout to finish.
+/// Throws std::logic_error off-shard.
+[[nodiscard]] ringlet::stop_token drain_token();
 /// The shard's io_uring setup flags, features and supported opcodes, one line each.
 [[nodiscard]] std::string describe_ring();
 
@@ -165,6 +172,19 @@ template <class T>
 void spawn(task<T> t) {
     if constexpr (std::is_void_v<T>) detail::spawn_on_current(std::move(t));
     else detail::spawn_on_current(detail::discard_value(std::move(t)));
+}
+
+/// Runs `t` under a stop token that is requested when the awaiting task is
+/// stopped or when this shard begins to drain (a graceful stop), and yields
+/// its result: the shape of an accept loop, which must stop taking new work
+/// at a graceful stop while the work it started goes on under the caller's
+/// token. Cancellation: as t's, with either stop. Shard thread only.
+template <class T>
+[[nodiscard]] task<T> until_drain(task<T> t) {
+    linked_stop_source scope{co_await this_task::stop_token()};
+    stop_callback on_drain{this_shard::drain_token(), [&scope]() noexcept { scope.request_stop(); }};
+    t.handle().promise().set_token(scope.get_token());
+    co_return co_await std::move(t);
 }
 
 /// Lets every other ready task on this shard run before continuing.

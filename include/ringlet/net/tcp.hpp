@@ -155,9 +155,11 @@ public:
     [[nodiscard]] const net::address& local_address() const noexcept { return address_; }
 
     /// Accepts on every listener's shard and runs `handle` for each
-    /// connection, until the runtime stops (on the home shard also until the
-    /// awaiting task is stopped); then waits for the connection tasks to end
-    /// (a stop cancels their pending operations) and closes the listeners.
+    /// connection, until the runtime begins a graceful stop (each shard's
+    /// drain token) or stops (on the home shard also until the awaiting task
+    /// is stopped); then closes the listeners at once and waits for the
+    /// connection tasks to end (the runtime's hard stop, at the end of its
+    /// drain_timeout, cancels their pending operations).
     [[nodiscard]] task<void> serve(handler handle);
 
     /// Connections accepted so far, and accept errors seen (all shards).
@@ -175,7 +177,8 @@ private:
 };
 
 /// Binds `where` (tcp::server::bind) and serves it with `handle` until the
-/// runtime stops — the DESIGN.md shape:
+/// runtime stops, draining on a graceful stop (see server::serve) — the
+/// DESIGN.md shape:
 ///     return rt.run([] { return tcp::serve(addr, handle); });
 /// Errors: bind's (nothing is served then). @see tcp::server
 [[nodiscard]] task<result<void>> serve(const net::address& where, handler handle, serve_options options = {});

@@ -13,6 +13,7 @@
 
 #include <ringlet/core/io.hpp>
 #include <ringlet/core/result.hpp>
+#include <ringlet/core/shard.hpp>
 #include <ringlet/core/task.hpp>
 #include <ringlet/core/task_group.hpp>
 #include <ringlet/core/time.hpp>
@@ -65,33 +66,40 @@ task<void> handshake_then(tcp::stream conn, context ctx, server_handshake_option
     auto tls = co_await server_handshake(std::move(conn), std::move(ctx), options);
     if (tls) co_await handler(std::move(*tls));
 }
-}  // namespace detail
 
-/// Accepts connections until the awaiting task is stopped (or the listener
-/// fails for another reason than running out of descriptors), runs each
-/// handshake and then `handler(tls::stream)` (returning task<void>) in its
-/// own task; connections whose handshake fails are dropped. Waits for the
-/// connections, closes the listener, and returns the error that ended it
-/// (errc::operation_canceled on a stop).
+/// tls::serve's accept loop: runs until stopped (or a lasting accept error),
+/// which it returns.
 template <class Handler>
-[[nodiscard]] task<result<void>> serve(listener& lst, Handler handler) {
-    task_group connections;
-    std::error_code ended;
+task<std::error_code> accept_tls(listener& lst, task_group& connections, Handler& handler) {
     for (;;) {
         auto conn = co_await lst.tcp_listener().accept();
         if (conn) {
-            connections.spawn(detail::handshake_then(std::move(*conn), lst.tls_context(), lst.options(), handler));
+            connections.spawn(handshake_then(std::move(*conn), lst.tls_context(), lst.options(), handler));
             continue;
         }
         if (conn.error() == std::errc::too_many_files_open || conn.error() == std::errc::too_many_files_open_in_system) {
             auto slept = co_await sleep_for(std::chrono::milliseconds{100});
             if (slept) continue;
         }
-        ended = conn.error();
-        break;
+        co_return conn.error();
     }
-    co_await connections.wait();
+}
+}  // namespace detail
+
+/// Accepts connections until the awaiting task is stopped, the shard begins
+/// to drain (a graceful stop, this_shard::drain_token()), or the listener
+/// fails for another reason than running out of descriptors; runs each
+/// handshake and then `handler(tls::stream)` (returning task<void>) in its
+/// own task; connections whose handshake fails are dropped. Then closes the
+/// listener at once, waits for the connections (the hard stop cancels
+/// them), and returns the error that ended accepting
+/// (errc::operation_canceled on a stop or drain).
+template <class Handler>
+[[nodiscard]] task<result<void>> serve(listener& lst, Handler handler) {
+    task_group connections;
+    const std::error_code ended = co_await until_drain(detail::accept_tls(lst, connections, handler));
     (void)co_await lst.close();
+    co_await connections.wait();
     co_return unexpected{ended};
 }
 
