@@ -17,10 +17,13 @@
 #include <ringlet/core/task_group.hpp>
 #include <ringlet/core/time.hpp>
 #include <ringlet/net/address.hpp>
+#include <ringlet/net/connection_limits.hpp>
 #include <ringlet/net/tcp.hpp>
 #include <ringlet/tls/context.hpp>
 #include <ringlet/tls/stream.hpp>
 
+#include <cstddef>
+#include <type_traits>
 #include <utility>
 
 namespace ringlet::tls {
@@ -59,10 +62,27 @@ private:
 [[nodiscard]] result<listener> listen(const net::address& local, context ctx, tcp::listen_options tcp_options = {},
                                       server_handshake_options options = {});
 
+/// Options of tls::serve.
+struct serve_options {
+    /// Applied to each TCP connection before its handshake (and kept by the
+    /// TLS stream): 60 s idle and write timeouts, at most 10,000 connections
+    /// (handshaking or not) on this listener's shard. See net::connection_limits.
+    net::connection_limits limits{};
+    /// Handshakes running at once on this listener's shard; a connection
+    /// that arrives while this many are running is reset at once. A
+    /// handshake holds about 100 KiB of wolfSSL state, and a stalled one
+    /// holds it until the listener's handshake timeout (10 s by default,
+    /// server_handshake_options): the cap bounds that memory. 0: no cap.
+    std::size_t max_handshakes = 256;
+};
+static_assert(std::is_trivially_copyable_v<serve_options>);
+
 namespace detail {
 template <class Handler>
-task<void> handshake_then(tcp::stream conn, context ctx, server_handshake_options options, Handler& handler) {
+task<void> handshake_then(tcp::stream conn, context ctx, server_handshake_options options, Handler& handler,
+                          std::size_t& handshaking) {
     auto tls = co_await server_handshake(std::move(conn), std::move(ctx), options);
+    --handshaking;
     if (tls) co_await handler(std::move(*tls));
 }
 }  // namespace detail
@@ -70,17 +90,30 @@ task<void> handshake_then(tcp::stream conn, context ctx, server_handshake_option
 /// Accepts connections until the awaiting task is stopped (or the listener
 /// fails for another reason than running out of descriptors), runs each
 /// handshake and then `handler(tls::stream)` (returning task<void>) in its
-/// own task; connections whose handshake fails are dropped. Waits for the
-/// connections, closes the listener, and returns the error that ended it
-/// (errc::operation_canceled on a stop).
+/// own task; connections whose handshake fails are dropped. Each connection
+/// gets options.limits (net::connection_gate: idle and write timeouts, the
+/// connection cap) before its handshake; above the cap or while
+/// options.max_handshakes handshakes run, a new connection is reset at once.
+/// Waits for the connections, closes the listener, and returns the error
+/// that ended it (errc::operation_canceled on a stop).
 template <class Handler>
-[[nodiscard]] task<result<void>> serve(listener& lst, Handler handler) {
+[[nodiscard]] task<result<void>> serve(listener& lst, Handler handler, serve_options options = {}) {
+    net::connection_gate gate{options.limits};  // outlives `connections`
+    std::size_t handshaking = 0;
     task_group connections;
     std::error_code ended;
     for (;;) {
         auto conn = co_await lst.tcp_listener().accept();
         if (conn) {
-            connections.spawn(detail::handshake_then(std::move(*conn), lst.tls_context(), lst.options(), handler));
+            if (options.max_handshakes != 0 && handshaking >= options.max_handshakes) {
+                connections.spawn(net::connection_gate::refuse(std::move(*conn)));
+                continue;
+            }
+            connections.spawn(gate.admit(std::move(*conn), [&](tcp::stream admitted) {
+                ++handshaking;
+                return detail::handshake_then(std::move(admitted), lst.tls_context(), lst.options(), handler,
+                                              handshaking);
+            }));
             continue;
         }
         if (conn.error() == std::errc::too_many_files_open || conn.error() == std::errc::too_many_files_open_in_system) {
