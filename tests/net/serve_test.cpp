@@ -320,3 +320,19 @@ TEST(ServeLimits, DefaultsAreOn) {
     EXPECT_EQ(plain.read_timeout(), clock::duration::zero());
     EXPECT_EQ(plain.write_timeout(), clock::duration::zero());
 }
+
+// After a burst, the caches give their memory back: the frame pool keeps
+// nothing once release_cached_memory() ran (the gate calls it when its
+// connections fall to half of a peak of at least 64).
+TEST(ServeLimits, ReleaseCachedMemoryEmptiesTheFramePool) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        task_group burst;
+        for (int i = 0; i < 1000; ++i) burst.spawn([]() -> task<void> { co_await sleep_for(1ms); }());
+        co_await burst.wait();
+        EXPECT_GT(this_thread_frame_pool_stats().cached_bytes, 0u);
+        const std::size_t freed = net::release_cached_memory();
+        EXPECT_GT(freed, 0u);
+        EXPECT_EQ(this_thread_frame_pool_stats().cached_bytes, 0u);
+    });
+}

@@ -49,8 +49,23 @@ struct connection_limits {
 };
 static_assert(std::is_trivially_copyable_v<connection_limits>);
 
+/// Gives the calling shard's idle cached memory back to the system: the
+/// coroutine frames its frame pool keeps for reuse, the spare receive
+/// buffers beyond a few (net::stream::receive), then malloc_trim(3), which
+/// returns the free pages of every malloc arena. Yields the bytes the caches
+/// freed (what malloc_trim returns on top is not counted). A connection_gate
+/// calls it after a burst; call it yourself after other bursts (a batch
+/// job, a flood of short tasks). Costs a walk of the heap: not per request.
+std::size_t release_cached_memory() noexcept;
+
 /// Counts one shard's connections against connection_limits. Must outlive
 /// every task admit() returned (keep it beside the task_group they run in).
+///
+/// Memory after a burst: whenever the connections being handled fall to half
+/// of their peak since the last release (with that peak at least
+/// `burst_threshold`), the gate calls release_cached_memory(), so a shard's
+/// memory returns near its baseline once a flood of connections (hostile or
+/// not) has gone, instead of staying in caches at its high-water mark.
 class connection_gate {
 public:
     explicit connection_gate(connection_limits limits = {}) noexcept : limits_(limits) {}
@@ -70,9 +85,12 @@ public:
             return refuse(stream{std::move(conn)});
         }
         apply(conn);
-        ++active_;
+        if (++active_ > peak_) peak_ = active_;
         return count(handle(std::move(conn)));
     }
+
+    /// The smallest peak of connections after which the gate releases memory.
+    static constexpr std::size_t burst_threshold = 64;
 
     /// Sets the progress timeouts of the limits on `conn` (as admit does).
     void apply(stream& conn) const noexcept;
@@ -91,11 +109,13 @@ public:
     [[nodiscard]] static task<void> refuse(stream conn);
 
 private:
-    /// Runs `handler_task`, then releases its place.
+    /// Runs `handler_task`, then releases its place (and memory after a burst).
     task<void> count(task<void> handler_task);
+    void leave() noexcept;
 
     connection_limits limits_;
     std::size_t active_ = 0;
+    std::size_t peak_ = 0;  // most connections at once since the last release
     std::uint64_t refused_ = 0;
 };
 
