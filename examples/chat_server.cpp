@@ -21,6 +21,12 @@
 // and it can rejoin. The others see "* <address> left (too slow)". Either
 // way the room never waits for one client and never buffers without bound.
 //
+// Limits (see --help): a client silent for --idle-timeout (default 10 min),
+// or whose line takes longer than --read-timeout (10 min), leaves with
+// " (timed out)"; one that takes no byte of what the room sends for
+// --write-timeout (60 s) leaves with " (not reading)"; beyond
+// --max-connections (10,000) a new client is reset at once.
+//
 // One shard, on purpose: the room is one shared list of members, and keeping
 // every connection on the shard that owns it needs no locks and no
 // cross-shard messages (submit_to per broadcast). Chat traffic is small; one
@@ -36,7 +42,7 @@ using namespace example;
 
 namespace {
 
-constexpr const char* usage = R"(usage: chat_server ADDRESS [--max-line N] [--queue-limit BYTES]
+constexpr const char* usage = R"(usage: chat_server ADDRESS [--max-line N] [--queue-limit BYTES] [limits]
 
 A chat room: every line a client sends goes to all the other clients.
 
@@ -54,13 +60,17 @@ struct options {
     std::string address;
     std::size_t max_line = 1024;
     std::size_t queue_limit = 256 * 1024;
+    // People pause: a chat connection may be silent for 10 minutes (not
+    // nginx's 60 s); a line, once the server waits for it, as long.
+    server_limits limits{.idle_timeout = std::chrono::minutes{10}, .read_timeout = std::chrono::minutes{10}};
 };
 
 options parse_args(int argc, char** argv) {
     options out;
     out.address = tcp_server_arguments("chat_server", usage, "the chat room", argc, argv,
                                        {{"--max-line", out.max_line, 1, 1 << 20},
-                                        {"--queue-limit", out.queue_limit, 1024, 1ul << 30}});
+                                        {"--queue-limit", out.queue_limit, 1024, 1ul << 30}},
+                                       out.limits, line_limit_options);
     return out;
 }
 
@@ -74,7 +84,7 @@ struct member {
     std::size_t queued = 0;          // bytes in outbox
     bool flushing = false;           // a flusher task is running
     bool leaving = false;            // no more lines are queued for it
-    const char* why_left = "";       // "" or " (too slow)", for the leave notice
+    const char* why_left = "";       // "", " (too slow)", " (timed out)", " (not reading)"
 };
 
 class room {
@@ -82,6 +92,7 @@ public:
     explicit room(const options& opts) : opts_(opts) {}
 
     [[nodiscard]] std::size_t max_line() const noexcept { return opts_.max_line; }
+    [[nodiscard]] timeout line_limit() const noexcept { return opts_.limits.line_timeout(); }
 
     void join(member& m) {
         send(m, "* welcome, you are " + m.name + "; " + std::to_string(members_.size()) + " others here\n");
@@ -138,8 +149,9 @@ private:
             for (std::string& line : m.outbox) batch += line;
             m.outbox.clear();
             m.queued = 0;
-            auto written = co_await m.conn.write_all(batch);
+            auto written = co_await m.conn.write_all(batch);  // within the write timeout
             if (!written) {
+                if (written.error() == errc::timed_out) m.why_left = " (not reading)";
                 disconnect(m);  // reset, broken pipe, or stopped
                 break;
             }
@@ -167,7 +179,8 @@ task<void> read_lines(room& r, member& m) {
     const std::size_t limit = r.max_line() + 2;  // read_line counts the "\r\n"
     bool skipping = false;                       // inside a too-long line
     for (;;) {
-        auto line = co_await in.read_line(limit);
+        // Idle (no byte) and write timeouts are the connection's; the line's own limit is here.
+        auto line = co_await in.read_line(limit, r.line_limit());
         const bool too_long = line ? line->size() > r.max_line() : line.error() == errc::message_too_long;
         if (too_long) {
             if (!skipping) {
@@ -177,7 +190,10 @@ task<void> read_lines(room& r, member& m) {
             skipping = line ? false : !drop_through_newline(in);
             continue;
         }
-        if (!line) break;  // end of stream, reset, or stopped
+        if (!line) {
+            if (line.error() == errc::timed_out) m.why_left = " (timed out)";
+            break;  // end of stream, reset, timed out, or stopped
+        }
         if (skipping) {
             skipping = false;  // the tail of the too-long line
         } else if (!line->empty()) {
@@ -204,8 +220,9 @@ task<int> serve(const options& opts) {
     if (!lst) co_return 1;
 
     room r{opts};
+    net::connection_gate gate{opts.limits.connection()};
     task_group sessions;
-    co_await accept_each(*lst, sessions, [&r](tcp::stream conn) { return session(r, std::move(conn)); });
+    co_await accept_each(*lst, sessions, gate, [&r](tcp::stream conn) { return session(r, std::move(conn)); });
     co_await sessions.wait();  // stopping: each session's reads are cancelled, it leaves and closes
     (void)co_await lst->close();
     co_return 0;

@@ -17,6 +17,11 @@
 //
 //   build/examples/echo_server 127.0.0.1:0 --drain-timeout 30 --sighup ignore
 //
+// Every connection gets the limits of example_support.hpp's server_limits
+// (--idle-timeout, --write-timeout, --max-connections; see --help): a
+// client that sends nothing for the idle timeout, or stops reading its
+// echo for the write timeout, is closed.
+//
 // TCP is served on every shard (`--shards N`, default: one per core), each
 // with its own listener on the same port (SO_REUSEPORT, so the kernel spreads
 // connections over them) and one task per connection. A unix socket is served
@@ -30,7 +35,7 @@ using namespace example;
 
 namespace {
 
-constexpr const char* usage = R"(usage: echo_server ADDRESS [--shards N] [--drain-timeout S] [--sighup stop|ignore]
+constexpr const char* usage = R"(usage: echo_server ADDRESS [--shards N] [--drain-timeout S] [--sighup stop|ignore] [limits]
 
 Echoes every byte each client sends back to it, until SIGINT, SIGTERM or SIGHUP.
 
@@ -52,6 +57,7 @@ struct options {
     unsigned shards = 0;
     std::chrono::seconds drain_timeout{10};
     sighup_action sighup = sighup_action::stop;
+    server_limits limits;  // an echo has no requests: the idle timeout bounds each read
 };
 
 options parse_args(int argc, char** argv) {
@@ -59,8 +65,9 @@ options parse_args(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
-            std::fputs(usage, stdout);
-            std::exit(0);
+            print_usage(usage, connection_limit_options);
+        } else if (take_limit_option("echo_server", argc, argv, i, out.limits)) {
+            continue;
         } else if (arg == "--shards") {
             out.shards = static_cast<unsigned>(number_value("echo_server", argc, argv, i, 1, 1024));
         } else if (arg == "--drain-timeout") {
@@ -88,22 +95,22 @@ void announce(const net::address& where) {
     std::fflush(stdout);
 }
 
-task<int> serve_unix(const net::address& where) {
+task<int> serve_unix(const net::address& where, net::connection_limits limits) {
     auto lst = local::listen(where);
     if (!lst) {
         std::fprintf(stderr, "echo_server: %s\n", net::describe_error("listen", where, lst.error()).c_str());
         co_return 1;
     }
     announce(where);
-    co_await serve_echo(*lst);
+    co_await serve_echo(*lst, limits);
     co_return 0;
 }
 
 /// tcp::serve's shape, split in two so that the line goes out once every
 /// shard's listener is bound: one SO_REUSEPORT listener per shard, one task
 /// per connection, accept backing off (and saying so) when out of descriptors.
-task<int> serve_tcp(const net::address& wanted) {
-    auto server = tcp::server::bind(wanted);
+task<int> serve_tcp(const net::address& wanted, net::connection_limits limits) {
+    auto server = tcp::server::bind(wanted, {.limits = limits});
     if (!server) {
         std::fprintf(stderr, "echo_server: %s\n", net::describe_error("listen", wanted, server.error()).c_str());
         co_return 1;
@@ -133,8 +140,8 @@ int main(int argc, char** argv) {
             }
             const net::address& where = candidates.front();
             // (An if, not ?: — GCC 12 evaluates a co_await in both arms of a conditional.)
-            if (is_unix(where)) co_return co_await serve_unix(where);
-            co_return co_await serve_tcp(where);
+            if (is_unix(where)) co_return co_await serve_unix(where, opts.limits.connection());
+            co_return co_await serve_tcp(where, opts.limits.connection());
         });
     } catch (const std::exception& e) {
         std::fprintf(stderr, "echo_server: %s\n", e.what());

@@ -1,10 +1,13 @@
 // What the example programs share: the address argument (DESIGN.md's
 // conventions), the one-line usage errors, a TCP server's command line and
-// listening socket, and the echo loop itself.
+// listening socket, the connection limits every server applies (idle, read
+// and write timeouts, connection and handshake caps: server_limits), and
+// the echo loop itself.
 #pragma once
 
 #include <ringlet/ringlet.hpp>
 #include <ringlet/net/address.hpp>
+#include <ringlet/net/connection_limits.hpp>
 #include <ringlet/net/local.hpp>
 #include <ringlet/net/resolve.hpp>
 #include <ringlet/net/tcp.hpp>
@@ -71,6 +74,111 @@ inline std::string check_address_syntax(std::string_view text) {
     return net::address::describe_parse_error(text);
 }
 
+/// A duration argument: "90" or "90s" (seconds), "500ms", "2m"; "0" turns
+/// the limit off. Nothing when malformed.
+inline std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+    std::size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    if (digits == 0 || digits > 9) return std::nullopt;
+    const auto n = std::stoll(std::string(text.substr(0, digits)));
+    const std::string_view unit = text.substr(digits);
+    if (unit.empty() || unit == "s") return std::chrono::milliseconds{n * 1000};
+    if (unit == "ms") return std::chrono::milliseconds{n};
+    if (unit == "m") return std::chrono::milliseconds{n * 60'000};
+    return std::nullopt;
+}
+
+/// The duration after option argv[i] (advancing i); exits 2 naming the
+/// option and the text when it is not one.
+inline std::chrono::milliseconds duration_value(const char* program, int argc, char** argv, int& i) {
+    const std::string option = argv[i];
+    const std::string text = option_value(program, argc, argv, i);
+    auto d = parse_duration(text);
+    if (!d) usage_error(program, option + " \"" + text + "\" is not a duration (90, 90s, 500ms, 2m; 0: off)");
+    return *d;
+}
+
+/// The limits every example server puts on its connections, so that a copy
+/// of an example survives hostile peers (slowloris, clients that never
+/// read, connection and handshake floods). Command-line options, parsed by
+/// take_limit_option; the defaults are nginx's where it has one.
+struct server_limits {
+    /// No byte received for this long: the read fails, the connection closes.
+    std::chrono::milliseconds idle_timeout{60'000};
+    /// A line (request) must arrive complete within this long of the server
+    /// starting to wait for it: a client that trickles bytes to stay under
+    /// the idle timeout is closed too. Line-based servers only.
+    std::chrono::milliseconds read_timeout{120'000};
+    /// The peer takes no byte of a reply for this long: the write fails.
+    std::chrono::milliseconds write_timeout{60'000};
+    /// Connections served at once per shard; more are reset at once.
+    std::size_t max_connections = 10'000;
+    /// TLS servers: the longest a handshake may take, and how many may run at once per shard.
+    std::chrono::milliseconds handshake_timeout{10'000};
+    std::size_t max_handshakes = 256;
+
+    [[nodiscard]] net::connection_limits connection() const noexcept {
+        return {.idle_timeout = idle_timeout, .write_timeout = write_timeout, .max_connections = max_connections};
+    }
+    /// The per-line limit to pass to read_line (none when turned off).
+    [[nodiscard]] timeout line_timeout() const noexcept {
+        return read_timeout.count() > 0 ? timeout{read_timeout} : timeout{};
+    }
+    [[nodiscard]] timeout handshake() const noexcept {
+        return handshake_timeout.count() > 0 ? timeout{handshake_timeout} : timeout{};
+    }
+};
+
+/// Which of the limit options a server offers.
+enum limit_set : unsigned { connection_limit_options = 0, line_limit_options = 1, tls_limit_options = 2 };
+
+/// The usage lines of the limit options in `which`.
+inline std::string limits_usage(unsigned which) {
+    std::string out =
+        "\nConnection limits (durations: 90, 90s, 500ms, 2m; 0 turns a limit off):\n"
+        "  --idle-timeout T     close a connection that sends nothing for T (default 60s)\n";
+    if (which & line_limit_options) {
+        out += "  --read-timeout T     a line must arrive complete within T (default 120s)\n";
+    }
+    out += "  --write-timeout T    close a connection that takes no byte of a reply for T (default 60s)\n"
+           "  --max-connections N  connections at once per shard; more are reset (default 10000)\n";
+    if (which & tls_limit_options) {
+        out += "  --handshake-timeout T  the longest a TLS handshake may take (default 10s)\n"
+               "  --max-handshakes N   TLS handshakes at once per shard; more are reset (default 256)\n";
+    }
+    return out;
+}
+
+/// When argv[i] is one of the limit options in `which`, stores its value in
+/// `limits` (advancing i) and returns true; exits 2 on a bad value.
+inline bool take_limit_option(const char* program, int argc, char** argv, int& i, server_limits& limits,
+                              unsigned which = connection_limit_options) {
+    const std::string_view arg = argv[i];
+    if (arg == "--idle-timeout") {
+        limits.idle_timeout = duration_value(program, argc, argv, i);
+    } else if (arg == "--read-timeout" && (which & line_limit_options)) {
+        limits.read_timeout = duration_value(program, argc, argv, i);
+    } else if (arg == "--write-timeout") {
+        limits.write_timeout = duration_value(program, argc, argv, i);
+    } else if (arg == "--max-connections") {
+        limits.max_connections = number_value(program, argc, argv, i, 0, 10'000'000);
+    } else if (arg == "--handshake-timeout" && (which & tls_limit_options)) {
+        limits.handshake_timeout = duration_value(program, argc, argv, i);
+    } else if (arg == "--max-handshakes" && (which & tls_limit_options)) {
+        limits.max_handshakes = number_value(program, argc, argv, i, 0, 10'000'000);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/// Prints `usage` and the limit options in `which`, and exits 0 (--help).
+[[noreturn]] inline void print_usage(const char* usage, unsigned which) {
+    std::fputs(usage, stdout);
+    std::fputs(limits_usage(which).c_str(), stdout);
+    std::exit(0);
+}
+
 inline bool is_unix(const net::address& a) {
     return a.family() == net::address_family::unix_path || a.family() == net::address_family::unix_abstract;
 }
@@ -84,20 +192,20 @@ struct number_option {
 };
 
 /// Parses the command line `program ADDRESS [options]` of a TCP server and
-/// returns ADDRESS: --help (or -h) prints `usage` and exits 0; `options`
-/// are the server's own. ADDRESS is checked for syntax only (host names are
+/// returns ADDRESS: --help (or -h) prints `usage` and the limit options of
+/// `which` and exits 0; `options` are the server's own, the limit options
+/// go to `limits`. ADDRESS is checked for syntax only (host names are
 /// resolved later, on a shard) and must not be a unix socket, which
 /// `server` (what that message calls the program) does not serve. Exits 2
 /// on a bad argument.
 inline std::string tcp_server_arguments(const char* program, const char* usage, std::string_view server, int argc,
-                                        char** argv, std::initializer_list<number_option> options) {
+                                        char** argv, std::initializer_list<number_option> options,
+                                        server_limits& limits, unsigned which) {
     std::string address;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            std::fputs(usage, stdout);
-            std::exit(0);
-        }
+        if (arg == "--help" || arg == "-h") print_usage(usage, which);
+        if (take_limit_option(program, argc, argv, i, limits, which)) continue;
         const auto option = std::ranges::find(options, arg, &number_option::name);
         if (option != options.end()) {
             option->value = number_value(program, argc, argv, i, option->low, option->high);
@@ -170,12 +278,12 @@ inline void print_listening(const net::address& where) {
 
 /// accept_each's loop, without the drain.
 template <class Listener, class Handler>
-task<void> accept_until_stopped(Listener& lst, task_group& connections, Handler handle) {
+task<void> accept_until_stopped(Listener& lst, task_group& connections, net::connection_gate& gate, Handler handle) {
     auto last_complaint = clock::time_point{};
     for (;;) {
         auto conn = co_await lst.accept();
         if (conn) {
-            connections.spawn(handle(std::move(*conn)));
+            connections.spawn(gate.admit(std::move(*conn), handle));
             continue;
         }
         if (conn.error() == errc::operation_canceled) break;  // stopping or draining
@@ -190,25 +298,29 @@ task<void> accept_until_stopped(Listener& lst, task_group& connections, Handler 
 }
 
 /// Accepts connections and spawns `handle(conn)` (a task<void>) for each into
-/// `connections`, until the accept is cancelled (the awaiting task or the
-/// group is stopped, or the runtime is stopping) or the runtime begins a
-/// graceful stop (until_drain: the connections then go on, and the runtime
-/// gives them its drain timeout). Out of descriptors (EMFILE/ENFILE), it
-/// says so at most once a second, backs off and keeps serving the
-/// connections it has. It neither waits for the connections nor closes the
-/// listener: the caller owns both.
+/// `connections` through `gate` (which applies the connection limits:
+/// timeouts, and a reset above the cap), until the accept is cancelled (the
+/// awaiting task or the group is stopped, or the runtime is stopping) or the
+/// runtime begins a graceful stop (until_drain: the connections then go on,
+/// and the runtime gives them its drain timeout). Out of descriptors
+/// (EMFILE/ENFILE), it says so at most once a second, backs off and keeps
+/// serving the connections it has. It neither waits for the connections nor
+/// closes the listener: the caller owns both, and the gate, which must
+/// outlive the connections.
 template <class Listener, class Handler>
-task<void> accept_each(Listener& lst, task_group& connections, Handler handle) {
-    co_await until_drain(accept_until_stopped(lst, connections, std::move(handle)));
+task<void> accept_each(Listener& lst, task_group& connections, net::connection_gate& gate, Handler handle) {
+    co_await until_drain(accept_until_stopped(lst, connections, gate, std::move(handle)));
 }
 
-/// Accepts connections and echoes each in its own task until the runtime
-/// begins a graceful stop or stops (see accept_each); then closes the
-/// listener (removing a unix socket file) and lets the connections end.
+/// Accepts connections and echoes each in its own task, within `limits`,
+/// until the runtime begins a graceful stop or stops (see accept_each); then
+/// closes the listener (removing a unix socket file) and lets the
+/// connections end.
 template <class Listener>
-task<void> serve_echo(Listener& lst) {
+task<void> serve_echo(Listener& lst, net::connection_limits limits) {
+    net::connection_gate gate{limits};
     task_group connections;
-    co_await accept_each(lst, connections, [](auto conn) { return echo_connection(std::move(conn)); });
+    co_await accept_each(lst, connections, gate, [](auto conn) { return echo_connection(std::move(conn)); });
     (void)co_await lst.close();
     co_await connections.wait();
 }

@@ -12,6 +12,10 @@
 // seed does: that connection closes and the server stops — it prints
 // `exiting`, closes the other connections and the listener, and exits 0.
 // SIGINT or SIGTERM stop it the same way (without the `exiting` line).
+// A client that sends nothing for --idle-timeout (default 60 s), takes
+// longer than --read-timeout (120 s) for one line, or stops reading a reply
+// for --write-timeout (60 s) is closed; beyond --max-connections (10,000)
+// a new client is reset at once.
 // Exit 2 means a bad argument, 1 that it could not listen.
 #include "example_support.hpp"
 
@@ -19,7 +23,7 @@ using namespace example;
 
 namespace {
 
-constexpr const char* usage = R"(usage: line_server ADDRESS [--max-line N]
+constexpr const char* usage = R"(usage: line_server ADDRESS [--max-line N] [limits]
 
 Prints each line clients send (with their address) until one sends "exit".
 
@@ -34,22 +38,24 @@ Prints "listening on <address>" once it accepts connections.
 struct options {
     std::string address;
     std::size_t max_line = 1024;
+    server_limits limits;
 };
 
 options parse_args(int argc, char** argv) {
     options out;
     out.address = tcp_server_arguments("line_server", usage, "line_server", argc, argv,
-                                       {{"--max-line", out.max_line, 1, 1 << 20}});
+                                       {{"--max-line", out.max_line, 1, 1 << 20}}, out.limits, line_limit_options);
     return out;
 }
 
 /// Prints `conn`'s lines; on "exit" stops the whole server (`server`).
-task<void> print_lines(tcp::stream conn, task_group& server, std::size_t max_line) {
+task<void> print_lines(tcp::stream conn, task_group& server, std::size_t max_line, timeout line_limit) {
     auto peer_address = conn.peer_address();
     const std::string peer = peer_address ? peer_address->to_string() : "(unknown)";
     net::buffered_reader in{conn};
     for (;;) {
-        auto line = co_await in.read_line(max_line + 2);  // read_line counts the "\r\n"
+        // Idle (no byte) and write timeouts are the connection's; the line's own limit is here.
+        auto line = co_await in.read_line(max_line + 2, line_limit);  // read_line counts the "\r\n"
         const bool too_long = line ? line->size() > max_line : line.error() == errc::message_too_long;
         if (too_long || !line) {
             if (too_long) {
@@ -59,7 +65,10 @@ task<void> print_lines(tcp::stream conn, task_group& server, std::size_t max_lin
                 (void)co_await conn.write_all(reply, 5s);
                 co_await linger_before_close(conn);
             }
-            break;  // too long, end of stream, reset, or the server stopping
+            if (!line && line.error() == errc::timed_out) {
+                std::fprintf(stderr, "line_server: %s timed out; closing it\n", peer.c_str());
+            }
+            break;  // too long, end of stream, reset, timed out, or the server stopping
         }
         if (*line == "exit") {
             std::printf("exiting\n");
@@ -79,10 +88,12 @@ task<int> serve(const options& opts) {
 
     // The accept loop runs inside the group too, so that "exit" (a
     // request_stop on the group) ends it along with the connections.
+    net::connection_gate gate{opts.limits.connection()};
     task_group server;
     const std::size_t max_line = opts.max_line;
-    server.spawn(accept_each(*lst, server, [&server, max_line](tcp::stream conn) {
-        return print_lines(std::move(conn), server, max_line);
+    const timeout line_limit = opts.limits.line_timeout();
+    server.spawn(accept_each(*lst, server, gate, [&server, max_line, line_limit](tcp::stream conn) {
+        return print_lines(std::move(conn), server, max_line, line_limit);
     }));
     co_await server.wait();
     (void)co_await lst->close();

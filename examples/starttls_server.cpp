@@ -12,13 +12,17 @@
 // TLS, never lost). Other commands before STARTTLS get "530 must issue
 // STARTTLS first"; QUIT ends either phase with "221". SIGTERM stops it
 // gracefully (exit 0); 2 means a bad argument, 1 a setup failure.
+// Every connection gets server_limits (--help): idle, per-command (read)
+// and write timeouts, the handshake timeout, and --max-connections.
+// While --max-handshakes handshakes run, STARTTLS is answered with RFC
+// 3207's "454 TLS not available due to temporary reason".
 #include "tls_example_support.hpp"
 
 using namespace example;
 
 namespace {
 
-constexpr const char* usage = R"(usage: starttls_server ADDRESS --cert FILE --key FILE
+constexpr const char* usage = R"(usage: starttls_server ADDRESS --cert FILE --key FILE [limits]
 
 Speaks just enough SMTP for STARTTLS, then answers each command over TLS.
 
@@ -37,10 +41,10 @@ bool starts_with_word(std::string_view line, std::string_view word) {
 }
 
 /// The TLS phase: every command answered until QUIT or the end.
-task<void> secure_phase(tls::stream conn) {
+task<void> secure_phase(tls::stream conn, const server_limits& limits) {
     net::buffered_reader<tls::stream> in{conn};
     for (int commands = 0; commands < 10000; ++commands) {
-        auto line = co_await in.read_line(1000, 60s);
+        auto line = co_await in.read_line(1000, limits.line_timeout());
         if (!line) break;
         if (starts_with_word(*line, "QUIT")) {
             (void)co_await conn.write_all("221 bye\r\n");
@@ -52,12 +56,21 @@ task<void> secure_phase(tls::stream conn) {
     (void)co_await conn.close(1s);
 }
 
-task<void> session(tcp::stream conn, tls::context ctx) {
+// The connection arrives with the idle and write timeouts set (accept_each's
+// gate); they stay with the transport into the TLS phase.
+struct server_state {
+    tls::context ctx;
+    const server_limits& limits;
+    std::size_t handshaking = 0;  // handshakes running now, against limits.max_handshakes
+};
+
+task<void> session(tcp::stream conn, server_state& server) {
+    const server_limits& limits = server.limits;
     net::buffered_reader<tcp::stream> in{conn};
     auto hello = co_await conn.write_all("220 ringlet ESMTP starttls example\r\n");
     if (!hello) co_return;
     for (int commands = 0; commands < 100; ++commands) {
-        auto line = co_await in.read_line(1000, 60s);
+        auto line = co_await in.read_line(1000, limits.line_timeout());
         if (!line) break;
         std::string reply;
         if (starts_with_word(*line, "EHLO")) {
@@ -67,18 +80,24 @@ task<void> session(tcp::stream conn, tls::context ctx) {
         } else if (starts_with_word(*line, "QUIT")) {
             (void)co_await conn.write_all("221 bye\r\n");
             break;
+        } else if (starts_with_word(*line, "STARTTLS") && limits.max_handshakes != 0 &&
+                   server.handshaking >= limits.max_handshakes) {
+            reply = "454 TLS not available due to temporary reason\r\n";  // RFC 3207
         } else if (starts_with_word(*line, "STARTTLS")) {
             auto ready = co_await conn.write_all("220 ready to start TLS\r\n");
             if (!ready) break;
             const std::vector<std::byte> early(in.buffered().begin(), in.buffered().end());
             tls::server_handshake_options o;
             o.already_read = early;
-            auto secure = co_await tls::server_handshake(std::move(conn), ctx, o);
+            o.handshake_timeout = limits.handshake();
+            ++server.handshaking;
+            auto secure = co_await tls::server_handshake(std::move(conn), server.ctx, o);
+            --server.handshaking;
             if (!secure) {
                 std::fprintf(stderr, "starttls_server: %s\n", tls::describe_error("handshake", secure.error()).c_str());
                 co_return;
             }
-            co_await secure_phase(std::move(*secure));
+            co_await secure_phase(std::move(*secure), limits);
             co_return;
         } else {
             reply = "530 must issue STARTTLS first\r\n";
@@ -89,7 +108,7 @@ task<void> session(tcp::stream conn, tls::context ctx) {
     (void)co_await conn.close();
 }
 
-task<int> serve(std::string address, tls::context ctx) {
+task<int> serve(std::string address, tls::context ctx, const server_limits& limits) {
     std::string error;
     auto candidates = co_await addresses_of(address, error);
     if (candidates.empty()) {
@@ -103,17 +122,10 @@ task<int> serve(std::string address, tls::context ctx) {
     }
     std::printf("listening on %s\n", lst->local_address()->to_string().c_str());
     std::fflush(stdout);
+    net::connection_gate gate{limits.connection()};
+    server_state state{.ctx = std::move(ctx), .limits = limits};
     task_group sessions;
-    for (;;) {
-        auto conn = co_await lst->accept();
-        if (conn) {
-            sessions.spawn(session(std::move(*conn), ctx));
-            continue;
-        }
-        if (conn.error() == errc::operation_canceled) break;
-        auto slept = co_await sleep_for(100ms);
-        if (!slept) break;
-    }
+    co_await accept_each(*lst, sessions, gate, [&state](tcp::stream conn) { return session(std::move(conn), state); });
     co_await sessions.wait();
     (void)co_await lst->close();
     co_return 0;
@@ -124,11 +136,13 @@ task<int> serve(std::string address, tls::context ctx) {
 int main(int argc, char** argv) {
     const char* me = "starttls_server";
     std::string address, cert, key;
+    server_limits limits;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
-            std::fputs(usage, stdout);
-            return 0;
+            print_usage(usage, line_limit_options | tls_limit_options);
+        } else if (take_limit_option(me, argc, argv, i, limits, line_limit_options | tls_limit_options)) {
+            continue;
         } else if (arg == "--cert") {
             cert = option_value(me, argc, argv, i);
         } else if (arg == "--key") {
@@ -150,5 +164,5 @@ int main(int argc, char** argv) {
         o.private_key_file = key;
         return tls::context::server(o);
     });
-    return run_on_one_shard(me, [&]() { return serve(address, ctx); });
+    return run_on_one_shard(me, [&]() { return serve(address, ctx, limits); });
 }

@@ -9,20 +9,25 @@
 //   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost
 //       -addext subjectAltName=DNS:localhost -keyout server.key -out server.pem -days 30
 //
-// TLS 1.2 and 1.3, ALPN "echo" offered, session tickets whose keys every
+// TLS 1.2 and 1.3, ALPN "echo" (or --alpn's list) accepted, session tickets whose keys every
 // shard shares (a client may resume on any shard). --client-ca turns on
-// mutual TLS. Ctrl-C or SIGTERM stops it gracefully (each connection ends
+// mutual TLS. Each connection gets server_limits (--help): a handshake
+// must finish within --handshake-timeout (10 s) and at most
+// --max-handshakes (256) run at once per shard; then the idle and write
+// timeouts (60 s each) and --max-connections (10,000 per shard). Ctrl-C or SIGTERM stops it gracefully (each connection ends
 // with close_notify) and it exits 0; 2 means a bad argument, 1 that it could
 // not load the certificate or listen.
 #include "tls_example_support.hpp"
 
 #include <cstring>
+#include <vector>
 
 using namespace example;
 
 namespace {
 
-constexpr const char* usage = R"(usage: tls_echo_server ADDRESS --cert FILE --key FILE [--client-ca FILE] [--ciphers LIST] [--shards N]
+constexpr const char* usage = R"(usage: tls_echo_server ADDRESS --cert FILE --key FILE [--client-ca FILE] [--alpn LIST]
+                       [--ciphers LIST] [--shards N] [limits]
 
 Echoes every byte each TLS client sends back to it, until SIGINT or SIGTERM.
 
@@ -30,6 +35,8 @@ Echoes every byte each TLS client sends back to it, until SIGINT or SIGTERM.
   --cert FILE      the certificate chain (PEM)
   --key FILE       its private key (PEM)
   --client-ca FILE require client certificates signed by these CAs (mutual TLS)
+  --alpn LIST      ALPN protocols to accept, ',' separated, in order of preference
+                   (default: echo; a client offering none of them is refused)
   --ciphers LIST   allowed cipher suites, ':' separated (e.g. TLS13-CHACHA20-POLY1305-SHA256)
   --shards N       serve on N shards, one listener each (default: all cores)
   --help           this text
@@ -39,8 +46,24 @@ Prints "listening on <address>" once it accepts connections.
 
 struct options {
     std::string address, cert, key, client_ca, ciphers;
+    std::vector<std::string> alpn{"echo"};
     unsigned shards = 0;
+    server_limits limits;  // an echo has no requests: the idle timeout bounds each read
 };
+
+/// "h2,http/1.1" as {"h2", "http/1.1"}; exits 2 on an empty name.
+std::vector<std::string> alpn_list(const char* me, const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t comma = text.find(',', start);
+        std::string name = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (name.empty() || name.size() > 255) usage_error(me, "--alpn \"" + text + "\" has an empty or over-long name");
+        out.push_back(std::move(name));
+        if (comma == std::string::npos) return out;
+        start = comma + 1;
+    }
+}
 
 options parse_args(int argc, char** argv) {
     const char* me = "tls_echo_server";
@@ -48,8 +71,11 @@ options parse_args(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
-            std::fputs(usage, stdout);
-            std::exit(0);
+            print_usage(usage, tls_limit_options);
+        } else if (take_limit_option(me, argc, argv, i, out.limits, tls_limit_options)) {
+            continue;
+        } else if (arg == "--alpn") {
+            out.alpn = alpn_list(me, option_value(me, argc, argv, i));
         } else if (arg == "--cert") {
             out.cert = option_value(me, argc, argv, i);
         } else if (arg == "--key") {
@@ -96,7 +122,8 @@ task<int> serve(const options& opts, const tls::context& ctx) {
     std::vector<tls::listener> listeners;
     net::address where = candidates.front();
     for (unsigned i = 0; i < shards; ++i) {
-        auto lst = tls::listen(where, ctx, {.reuse_port = shards > 1});
+        auto lst = tls::listen(where, ctx, {.reuse_port = shards > 1},
+                               {.handshake_timeout = opts.limits.handshake()});
         if (!lst) {
             std::fprintf(stderr, "tls_echo_server: %s\n", net::describe_error("listen", where, lst.error()).c_str());
             co_return 1;
@@ -108,7 +135,10 @@ task<int> serve(const options& opts, const tls::context& ctx) {
     std::fflush(stdout);
     std::vector<task<void>> servers;
     for (unsigned i = 0; i < shards; ++i) {
-        servers.push_back(submit_to(i, [lst = &listeners[i]]() -> task<void> { (void)co_await tls::serve(*lst, echo); }));
+        const tls::serve_options limits{.limits = opts.limits.connection(), .max_handshakes = opts.limits.max_handshakes};
+        servers.push_back(submit_to(i, [lst = &listeners[i], limits]() -> task<void> {
+            (void)co_await tls::serve(*lst, echo, limits);
+        }));
     }
     co_await when_all(std::move(servers));
     co_return 0;
@@ -122,7 +152,7 @@ int main(int argc, char** argv) {
         tls::server_options o;
         o.certificate_chain_file = opts.cert;
         o.private_key_file = opts.key;
-        o.alpn = {"echo"};
+        o.alpn = opts.alpn;
         o.cipher_list = opts.ciphers;
         if (!opts.client_ca.empty()) {
             o.request_client_certificate = true;

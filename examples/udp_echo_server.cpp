@@ -19,7 +19,9 @@
 // buffer is full, with the 1 s limit applying there). Every UDP
 // datagram fits its receive buffer (65535 bytes; the buffers are mapped
 // lazily, so small datagrams touch one page each). A longer unix datagram
-// arrives truncated; it is not echoed (--verbose says so).
+// arrives truncated; it is not echoed (--verbose says so). A unix datagram
+// from a sender that bound no name cannot be answered: the first one makes
+// the server say so on stderr (once), and none is echoed.
 #include "example_support.hpp"
 
 #include <ringlet/net/local_datagram.hpp>
@@ -81,6 +83,7 @@ template <class Socket>
 task<void> echo(Socket& sock, bool verbose) {
     (void)sock.set_batch_options({.max_datagram_size = 65535});
     std::vector<net::outgoing_datagram> replies;
+    bool told_unnamed = false;
     for (;;) {
         auto batch = co_await sock.receive_batch();
         if (!batch) {
@@ -91,12 +94,22 @@ task<void> echo(Socket& sock, bool verbose) {
         }
         replies.clear();
         for (const net::datagram& d : *batch) {
-            if (verbose) {
-                std::printf("got %zu bytes%s from %s, echoing\n", d.payload.size(), d.truncated ? " (truncated)" : "",
-                            d.from.to_string().c_str());
+            // An unbound unix sender has no address to answer to; a truncated datagram is not echoed half.
+            const bool unnamed = d.from.family() == net::address_family::unix_unnamed;
+            if (unnamed && !told_unnamed) {
+                std::fprintf(stderr,
+                             "udp_echo_server: datagrams from an unnamed unix socket cannot be answered (the sender "
+                             "must bind a name, e.g. socat's UNIX-SENDTO:...,bind=@name); they are not echoed\n");
+                told_unnamed = true;
             }
-            // An unbound unix sender cannot be answered; a truncated datagram is not echoed half.
-            if (d.from.family() != net::address_family::unix_unnamed && !d.truncated) replies.push_back({d.payload, &d.from});
+            if (verbose) {
+                const char* what = unnamed ? "not echoing: the sender has no name to answer"
+                                   : d.truncated ? "not echoing: truncated"
+                                                 : "echoing";
+                std::printf("got %zu bytes%s from %s, %s\n", d.payload.size(), d.truncated ? " (truncated)" : "",
+                            unnamed ? "an unnamed unix socket" : d.from.to_string().c_str(), what);
+            }
+            if (!unnamed && !d.truncated) replies.push_back({d.payload, &d.from});
         }
         if (verbose) std::fflush(stdout);
         (void)co_await sock.send_batch(replies, 1s);

@@ -12,6 +12,7 @@
 #include <ringlet/core/when.hpp>
 #include <ringlet/net/address.hpp>
 #include <ringlet/net/buffered_reader.hpp>
+#include <ringlet/net/connection_limits.hpp>
 #include <ringlet/net/datagram.hpp>
 #include <ringlet/net/listen_connect.hpp>
 #include <ringlet/net/listener.hpp>

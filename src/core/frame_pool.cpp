@@ -66,6 +66,22 @@ frame_pool_stats this_thread_frame_pool_stats() noexcept {
     return pool ? pool->stats : empty_stats;
 }
 
+std::size_t trim_this_thread_frame_pool() noexcept {
+    thread_pool* pool = current_pool;
+    if (!pool) return 0;
+    std::size_t freed = 0;
+    for (std::size_t cls = 0; cls < class_count; ++cls) {
+        while (free_block* block = pool->heads[cls]) {
+            pool->heads[cls] = block->next;
+            std::free(block);
+            freed += (cls + 1) * granule;
+        }
+        pool->counts[cls] = 0;
+    }
+    pool->stats.cached_bytes = 0;
+    return freed;
+}
+
 namespace detail {
 
 void* allocate_frame(std::size_t size) {

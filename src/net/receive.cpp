@@ -111,6 +111,16 @@ void receive_pool::recycle(std::unique_ptr<std::byte[]> spare) noexcept {
     if (spares_.size() < spares_.capacity()) spares_.push_back(std::move(spare));
 }
 
+std::size_t receive_pool::trim(std::size_t keep) noexcept {
+    if (spares_.size() <= keep) return 0;
+    const std::size_t dropped = spares_.size() - keep;
+    // The coldest are at the front; the most recently returned stay (still in cache).
+    spares_.erase(spares_.begin(), spares_.begin() + static_cast<std::ptrdiff_t>(dropped));
+    return dropped * kSpareSize;
+}
+
+receive_pool* receive_pool::existing() noexcept { return shard_pool; }
+
 // --- stream_receiver -------------------------------------------------------------
 
 void prepare_stream_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {

@@ -47,6 +47,18 @@ timeout stream::write_limit(timeout per_call) const noexcept {
     return timeout::earliest(per_call, timeout{write_deadline_});
 }
 
+// A progress timeout is relative to each wait, so it stays relative here:
+// as_deadline() of a composite's call limit never freezes it.
+timeout stream::read_step(timeout call) const noexcept {
+    if (read_timeout_ <= clock::duration::zero()) return call;
+    return timeout::earliest(call, timeout{read_timeout_});
+}
+
+timeout stream::write_step(timeout call) const noexcept {
+    if (write_timeout_ <= clock::duration::zero()) return call;
+    return timeout::earliest(call, timeout{write_timeout_});
+}
+
 void stream::set_deadline(timeout when) noexcept {
     set_read_deadline(when);
     set_write_deadline(when);
@@ -63,6 +75,8 @@ stream::stream(stream&& other) noexcept
       receiver_(std::exchange(other.receiver_, nullptr)),
       read_deadline_(other.read_deadline_),
       write_deadline_(other.write_deadline_),
+      read_timeout_(other.read_timeout_),
+      write_timeout_(other.write_timeout_),
       receive_mode_(other.receive_mode_) {}
 
 stream& stream::operator=(stream&& other) noexcept {
@@ -71,6 +85,8 @@ stream& stream::operator=(stream&& other) noexcept {
         socket_ = std::move(other.socket_);
         read_deadline_ = other.read_deadline_;
         write_deadline_ = other.write_deadline_;
+        read_timeout_ = other.read_timeout_;
+        write_timeout_ = other.write_timeout_;
         receive_mode_ = other.receive_mode_;
     }
     return *this;
@@ -93,7 +109,7 @@ receive_op stream::receive(timeout limit) {
     if (!socket_.is_open()) return receive_op{nullptr, limit};
     if (!receiver_) receiver_ = new (std::nothrow) detail::stream_receiver(socket_.fd(), receive_mode_);
     if (!receiver_) return receive_op{nullptr, limit, std::make_error_code(std::errc::not_enough_memory)};
-    return receive_op{receiver_, read_limit(limit)};
+    return receive_op{receiver_, read_step(read_limit(limit))};
 }
 
 result<void> stream::set_receive_mode(receive_mode mode) noexcept {
@@ -108,11 +124,11 @@ std::error_code stream::read_refusal() const noexcept {
 }
 
 recv_op stream::read_some(std::span<std::byte> buffer, timeout limit) noexcept {
-    return recv_op{socket_, buffer, 0, read_limit(limit), read_refusal()};
+    return recv_op{socket_, buffer, 0, read_step(read_limit(limit)), read_refusal()};
 }
 
 recv_op stream::read_some(std::span<char> buffer, timeout limit) noexcept {
-    return recv_op{socket_, as_writable_bytes(buffer), 0, read_limit(limit), read_refusal()};
+    return recv_op{socket_, as_writable_bytes(buffer), 0, read_step(read_limit(limit)), read_refusal()};
 }
 
 task<result<void>> stream::read_exact(std::span<std::byte> buffer, timeout limit) {
@@ -151,11 +167,11 @@ task<result<std::string>> stream::read_to_end(std::size_t max_bytes, timeout lim
 }
 
 send_op stream::write_some(std::span<const std::byte> data, timeout limit) noexcept {
-    return socket_.send(data, write_limit(limit));
+    return socket_.send(data, write_step(write_limit(limit)));
 }
 
 send_op stream::write_some(std::string_view data, timeout limit) noexcept {
-    return socket_.send(as_bytes(data), write_limit(limit));
+    return socket_.send(as_bytes(data), write_step(write_limit(limit)));
 }
 
 result<std::size_t> stream::try_write(std::span<const std::byte> data) noexcept {
@@ -186,7 +202,7 @@ task<result<void>> stream::write_all(std::span<const std::byte> data, timeout li
         else if (n.error() != std::errc::operation_would_block) co_return unexpected{n.error()};
     }
     while (done < data.size()) {
-        auto n = co_await socket_.send(data.subspan(done), until);
+        auto n = co_await socket_.send(data.subspan(done), write_step(until));
         if (!n) co_return unexpected{n.error()};
         done += *n;
     }
@@ -216,7 +232,7 @@ task<result<void>> stream::write_vectored(std::span<const const_buffer> parts, t
 task<result<void>> stream::send_iovecs(std::span<iovec> iov, timeout until) {
     while (!iov.empty() && iov.front().iov_len == 0) iov = iov.subspan(1);
     while (!iov.empty()) {
-        auto n = co_await socket_.sendmsg(iov.first(std::min(iov.size(), max_iov)), until);
+        auto n = co_await socket_.sendmsg(iov.first(std::min(iov.size(), max_iov)), write_step(until));
         if (!n) co_return unexpected{n.error()};
         std::size_t sent = *n;
         while (!iov.empty() && sent >= iov.front().iov_len) {

@@ -56,6 +56,10 @@ public:
     std::unique_ptr<std::byte[]> take_spare() noexcept;
     /// Returns a buffer take_spare() gave out.
     void recycle(std::unique_ptr<std::byte[]> spare) noexcept;
+    /// Frees the spare buffers beyond `keep` (after a burst); yields the bytes freed.
+    std::size_t trim(std::size_t keep) noexcept;
+    /// The calling shard's pool if it has one already (never creates it).
+    static receive_pool* existing() noexcept;
 
     ~receive_pool() { ring_.release(io_); }
 

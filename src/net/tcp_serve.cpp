@@ -11,6 +11,9 @@
 //   10 ms, doubling to 500 ms, reset by the next success. The complaint on
 //   stderr is rate-limited process-wide (one atomic timestamp) to once a
 //   second, however many shards are failing.
+// - Each connection goes through the shard's net::connection_gate, which
+//   applies serve_options::limits (progress timeouts, the per-shard cap)
+//   before the handler sees it.
 #include <ringlet/core/io.hpp>
 #include <ringlet/core/shard.hpp>
 #include <ringlet/core/task_group.hpp>
@@ -41,19 +44,21 @@ void complain(const net::address& where, std::error_code error) {
 struct shard_counts {
     std::uint64_t accepted = 0;
     std::uint64_t errors = 0;
+    std::uint64_t refused = 0;
 };
 
-/// Accepts into `connections` until stopped: by the awaiting task's token,
-/// which accept_loop links to the shard's drain (until_drain).
+/// Accepts into `connections`, each through `gate`, until stopped: by the
+/// awaiting task's token, which accept_loop links to the shard's drain
+/// (until_drain).
 task<void> accept_connections(listener& lst, const net::address& where, handler& handle, task_group& connections,
-                              shard_counts& counts) {
+                              net::connection_gate& gate, shard_counts& counts) {
     auto pause = 10ms;
     for (;;) {
         auto conn = co_await lst.accept();
         if (conn) {
             ++counts.accepted;
             pause = 10ms;
-            connections.spawn(handle(std::move(*conn)));
+            connections.spawn(gate.admit(std::move(*conn), handle));
             continue;
         }
         if (conn.error() == errc::operation_canceled) break;  // stopping or draining
@@ -68,12 +73,15 @@ task<void> accept_connections(listener& lst, const net::address& where, handler&
 /// At a graceful stop the listener closes at once (new clients are refused
 /// instead of waiting in a backlog nobody accepts from) while the
 /// connections it has run on; the hard stop cancels those still running.
-task<shard_counts> accept_loop(listener& lst, const net::address& where, handler& handle) {
+task<shard_counts> accept_loop(listener& lst, const net::address& where, handler& handle,
+                               net::connection_limits limits) {
+    net::connection_gate gate{limits};  // outlives `connections`
     task_group connections;
     shard_counts counts;
-    co_await until_drain(accept_connections(lst, where, handle, connections, counts));
+    co_await until_drain(accept_connections(lst, where, handle, connections, gate, counts));
     (void)co_await lst.close();
     co_await connections.wait();
+    counts.refused = gate.refused();
     co_return counts;
 }
 
@@ -84,6 +92,7 @@ result<server> server::bind(const net::address& where, serve_options options) {
     const unsigned shards = options.shards == 0 ? this_shard::count() : std::min(options.shards, this_shard::count());
     server out;
     out.address_ = where;
+    out.limits_ = options.limits;
     for (unsigned i = 0; i < shards; ++i) {
         auto lst = listen(out.address_, {.backlog = options.backlog, .reuse_port = shards > 1});
         if (!lst) return unexpected{lst.error()};
@@ -103,15 +112,17 @@ task<void> server::serve(handler handle) {
         // Each shard gets its own copy of the handler (a std::function with
         // captures is not safe to share between threads).
         loops.push_back(submit_to(i, [this, i, handle]() -> task<shard_counts> {
-            return [](listener& lst, const net::address& where, handler h) -> task<shard_counts> {
-                co_return co_await accept_loop(lst, where, h);
-            }(listeners_[i], address_, handle);
+            return [](listener& lst, const net::address& where, handler h,
+                      net::connection_limits limits) -> task<shard_counts> {
+                co_return co_await accept_loop(lst, where, h, limits);
+            }(listeners_[i], address_, handle, limits_);
         }));
     }
     auto counts = co_await when_all(std::move(loops));
     for (const shard_counts& c : counts) {
         accepted_ += c.accepted;
         accept_errors_ += c.errors;
+        refused_ += c.refused;
     }
 }
 

@@ -369,6 +369,12 @@ void stream::set_read_deadline(timeout when) noexcept {
 void stream::set_write_deadline(timeout when) noexcept {
     if (state_) state_->transport.set_write_deadline(when);
 }
+void stream::set_read_timeout(clock::duration limit) noexcept {
+    if (state_) state_->transport.set_read_timeout(limit);
+}
+void stream::set_write_timeout(clock::duration limit) noexcept {
+    if (state_) state_->transport.set_write_timeout(limit);
+}
 
 bool stream::is_tls() const noexcept { return state_ && state_->handshake_done; }
 

@@ -6,6 +6,9 @@
   peers.py chat ADDRESS MAX_LINE     clients of chat_server, checking what they get
   peers.py lines ADDRESS SERVER_OUT  clients of line_server, ending it with "exit"
   peers.py long-line ADDRESS MAX     one over-long line to line_server
+  peers.py stall ADDRESS TEXT MIN MAX  sends TEXT (no newline), then nothing:
+                                     the server must close within MIN..MAX s
+  peers.py unnamed-dgram NAME        two datagrams from an unnamed unix socket
 
 Every socket wait has a timeout; a failed check raises, so the exit status is
 non-zero with the reason on stderr.
@@ -214,6 +217,33 @@ def long_line(address, max_line):
     print('long-line: error sent, connection closed')
 
 
+def stall(address, text, least, most):
+    """A slowloris client: the server's idle timeout must end it."""
+    host, port = address.rsplit(':', 1)
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as s:
+        s.sendall(text.encode())
+        s.settimeout(float(most) + 5)
+        try:
+            while s.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+    took = time.monotonic() - started
+    if not float(least) <= took <= float(most):
+        raise SystemExit('stall: closed after %.2f s, expected %s..%s s' % (took, least, most))
+    print('stall: closed after %.2f s' % took)
+
+
+def unnamed_datagrams(name):
+    """Datagrams the server cannot answer: the sender binds no name."""
+    path = '\0' + name[1:] if name.startswith('@') else name[len('unix:'):]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        for _ in range(2):
+            s.sendto(b'hello', path)
+    print('unnamed-dgram: sent 2')
+
+
 if __name__ == '__main__':
     command, args = sys.argv[1], sys.argv[2:]
     if command == 'body':
@@ -226,5 +256,9 @@ if __name__ == '__main__':
         lines(*args)
     elif command == 'long-line':
         long_line(*args)
+    elif command == 'stall':
+        stall(*args)
+    elif command == 'unnamed-dgram':
+        unnamed_datagrams(*args)
     else:
         sys.exit('unknown command %r' % command)

@@ -2,7 +2,8 @@
 # Smoke test of the stream examples, run as a user would run them, on
 # loopback only:
 #   echo_server + echo_client     a round trip over TCP and over an abstract unix name
-#   unix_echo                     its built-in client and server on an abstract name
+#   unix_echo                     its built-in client and server on an abstract name,
+#                                 then --server and --client as two processes
 #   chat_server                   three python clients: joins, relayed lines, the
 #                                 long-line error, leave notices, a slow client dropped
 #   line_server                   lines printed with the peer address, "exit" stops it;
@@ -11,6 +12,11 @@
 #                                 and read-to-EOF bodies byte for byte, 1xx skipped,
 #                                 exit 1 on 404 / short body / bad chunk / bad status /
 #                                 timeout, exit 2 on a bad URL
+#   limits                        a stalled client (a partial line, then nothing)
+#                                 closed by line_server's, chat_server's and
+#                                 echo_server's --idle-timeout; bad durations exit 2
+#   udp_echo_server               says once that an unnamed unix sender cannot be answered
+#   tls_echo_server --alpn        the protocol chosen from the server's list (openssl s_client)
 # and every server exits 0 on SIGTERM. Every wait is bounded; only processes
 # started here are signalled, by PID.
 #
@@ -47,6 +53,7 @@ alive() {
 start() {
   local name=$1
   shift
+  : >"$work/$name.out"   # before the background shell opens it: the loop below reads it at once
   "$@" >"$work/$name.out" 2>"$work/$name.err" &
   pid=$!
   started+=("$pid")
@@ -114,6 +121,18 @@ has "$work/unix_echo.out" "^listening on @ringlet-unix-echo-test-$$\$"
 has "$work/unix_echo.out" '^echoed line: bye$'
 has "$work/unix_echo.out" '^echoed block: 262144 bytes intact$'
 
+echo "== unix_echo --server, --client"
+name="@ringlet-unix-echo-modes-$$"
+start unix_echo_server "$bin/unix_echo" --server "$name" --idle-timeout 5s
+[[ $addr == "$name" ]] || fail "unix_echo --server listens on '$addr', expected $name"
+expect_exit 0 unix_echo_client "$bin/unix_echo" --client "$name"
+has "$work/unix_echo_client.out" '^echoed line: bye$'
+has "$work/unix_echo_client.out" '^echoed block: 262144 bytes intact$'
+grep -q '^listening' "$work/unix_echo_client.out" && fail "unix_echo --client printed a listening line"
+has "$work/unix_echo_server.out" '^server: client is pid [0-9]+'
+stop unix_echo_server "$pid"
+expect_exit 2 unix_echo_noaddr "$bin/unix_echo" --server
+
 echo "== chat_server"
 start chat_server "$bin/chat_server" 127.0.0.1:0 --max-line 100 --queue-limit 65536
 timeout 60 python3 "$peers" chat "$addr" 100 || fail "chat clients (see above)"
@@ -134,6 +153,53 @@ start line_server_long "$bin/line_server" 127.0.0.1:0 --max-line 10
 timeout 30 python3 "$peers" long-line "$addr" 10 || fail "line_server long-line client (see above)"
 has "$work/line_server_long.err" 'longer than 10 bytes'
 stop line_server_long "$pid"
+
+echo "== limits: idle timeouts close stalled clients"
+start line_server_idle "$bin/line_server" 127.0.0.1:0 --idle-timeout 500ms
+timeout 30 python3 "$peers" stall "$addr" "a line without its end" 0.4 3 || fail "line_server kept a stalled client"
+has "$work/line_server_idle.err" 'timed out; closing it'
+stop line_server_idle "$pid"
+start line_server_read "$bin/line_server" 127.0.0.1:0 --read-timeout 500ms
+timeout 30 python3 "$peers" stall "$addr" "partial" 0.4 3 || fail "line_server's read timeout did not end a line"
+stop line_server_read "$pid"
+start chat_server_idle "$bin/chat_server" 127.0.0.1:0 --idle-timeout 500ms
+timeout 30 python3 "$peers" stall "$addr" "typing" 0.4 3 || fail "chat_server kept a stalled client"
+has "$work/chat_server_idle.err" 'left \(timed out\)'
+stop chat_server_idle "$pid"
+start echo_server_idle "$bin/echo_server" 127.0.0.1:0 --shards 1 --idle-timeout 500ms
+timeout 30 python3 "$peers" stall "$addr" "x" 0.4 3 || fail "echo_server kept an idle client"
+stop echo_server_idle "$pid"
+expect_exit 2 bad_duration "$bin/line_server" 127.0.0.1:0 --idle-timeout 5x
+has "$work/bad_duration.err" '--idle-timeout "5x" is not a duration'
+expect_exit 0 limits_help "$bin/chat_server" --help
+has "$work/limits_help.out" '^  --write-timeout T'
+
+echo "== udp_echo_server: an unnamed unix sender"
+name="@ringlet-udp-unnamed-$$"
+start udp_unnamed "$bin/udp_echo_server" "$name" --verbose
+timeout 10 python3 "$peers" unnamed-dgram "$name" || fail "unnamed datagram sender"
+for _ in $(seq 50); do grep -q 'cannot be answered' "$work/udp_unnamed.err" && break; sleep 0.1; done
+[[ $(grep -c 'cannot be answered' "$work/udp_unnamed.err") == 1 ]] || fail "udp_echo_server did not say once that it cannot answer: $(cat "$work/udp_unnamed.err")"
+grep -q ', echoing$' "$work/udp_unnamed.out" && fail "udp_echo_server claims to echo to an unnamed sender"
+has "$work/udp_unnamed.out" 'from an unnamed unix socket, not echoing'
+stop udp_unnamed "$pid"
+
+if command -v openssl >/dev/null; then
+  echo "== tls_echo_server --alpn"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" -days 1 2>/dev/null ||
+    fail "openssl could not make a test certificate"
+  start tls_alpn "$bin/tls_echo_server" 127.0.0.1:0 --shards 1 --cert "$work/cert.pem" --key "$work/key.pem" \
+    --alpn myproto,echo
+  echo hello | timeout 10 openssl s_client -connect "$addr" -alpn other,myproto -quiet -no_ign_eof \
+    >"$work/alpn.out" 2>"$work/alpn.err" || true
+  timeout 10 openssl s_client -connect "$addr" -alpn myproto </dev/null >"$work/alpn_info.out" 2>&1 || true
+  has "$work/alpn_info.out" 'ALPN protocol: myproto'
+  stop tls_alpn "$pid"
+  expect_exit 2 tls_alpn_bad "$bin/tls_echo_server" 127.0.0.1:0 --cert x --key y --alpn "a,,b"
+else
+  echo "== tls_echo_server --alpn: skipped (no openssl)"
+fi
 
 echo "== http_get"
 python3 "$peers" body >"$work/body"

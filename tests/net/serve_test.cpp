@@ -154,3 +154,185 @@ TEST(Serve, AcceptSurvivesEmfileAndKeepsServing) {
     ASSERT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's exit code names the failed step";
 }
+
+// --- the defaults every served connection gets (net::connection_limits) ------
+
+namespace {
+
+/// What a handler saw: the error that ended its read or write.
+struct outcome {
+    std::error_code error;
+    clock::duration after{};
+    bool done = false;
+};
+
+/// Serves one server on the current shard with `limits` and `handle` until
+/// `body` (given the address) returns; then stops it and yields refused().
+template <class Body>
+task<std::uint64_t> with_server(net::connection_limits limits, tcp::handler handle, Body body) {
+    auto server = tcp::server::bind(loopback4(), {.shards = 1, .limits = limits});
+    CO_ASSERT_OK(server);
+    task_group group;
+    group.spawn(server->serve(std::move(handle)));
+    co_await body(server->local_address());
+    group.request_stop();
+    co_await group.wait();
+    co_return server->refused();
+}
+
+}  // namespace
+
+// Slowloris: a partial line, then silence. The handler reads lines with no
+// timeout of its own; the idle timeout ends the read with errc::timed_out,
+// the handler closes, and the client sees the end of the stream.
+TEST(ServeLimits, IdleConnectionIsClosedAfterTheIdleTimeout) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        outcome seen;
+        auto handle = [&seen](tcp::stream conn) -> task<void> {
+            const auto start = clock::now();
+            net::buffered_reader in{conn};
+            auto line = co_await in.read_line(1024);
+            seen.error = line ? std::error_code{} : line.error();
+            seen.after = clock::now() - start;
+            seen.done = true;
+            (void)co_await conn.close();
+        };
+        co_await with_server({.idle_timeout = 300ms}, handle, [&](net::address where) -> task<void> {
+            auto c = co_await tcp::connect(where, {.timeout = 2s});
+            CO_ASSERT_OK(c);
+            CO_ASSERT_OK(co_await c->write_all("a line without its end", 2s));
+            char byte;
+            auto end = co_await c->read_some(std::span{&byte, 1}, 3s);
+            CO_ASSERT_OK(end);
+            EXPECT_EQ(*end, 0u) << "the server closes the idle connection";
+        });
+        EXPECT_TRUE(seen.done);
+        EXPECT_EQ(seen.error, errc::timed_out);
+        EXPECT_GE(seen.after, 300ms);
+        EXPECT_LT(seen.after, 2s);
+    });
+}
+
+// The idle timeout bounds each wait for a byte, not the whole request: a
+// peer that keeps sending (slower than one line per timeout, faster than one
+// byte per timeout) is not cut off.
+TEST(ServeLimits, IdleTimeoutCountsFromTheLastByte) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        auto [client, server] = co_await ringlet::test::tcp_pair();
+        server.set_read_timeout(250ms);
+        EXPECT_EQ(server.read_timeout(), 250ms);
+        task_group trickle;
+        trickle.spawn([](tcp::stream& c) -> task<void> {
+            for (char ch : std::string_view{"abcdef"}) {
+                (void)co_await sleep_for(100ms);
+                (void)co_await c.write_all(std::string_view{&ch, 1}, 1s);
+            }
+        }(client));
+        std::string got(6, '\0');
+        CO_ASSERT_OK(co_await server.read_exact(std::span<char>{got}));  // 600 ms in all
+        EXPECT_EQ(got, "abcdef");
+        co_await trickle.wait();
+        // Silence: the next read ends after the timeout. An explicit longer
+        // limit does not lift it; a shorter one wins.
+        char byte;
+        const auto start = clock::now();
+        auto idle = co_await server.read_some(std::span{&byte, 1}, 10s);
+        EXPECT_FALSE(idle);
+        if (!idle) { EXPECT_EQ(idle.error(), errc::timed_out); }
+        EXPECT_LT(clock::now() - start, 2s);
+        auto shorter = co_await server.read_some(std::span{&byte, 1}, 50ms);
+        EXPECT_FALSE(shorter);
+        server.set_read_timeout(clock::duration::zero());
+        CO_ASSERT_OK(co_await client.write_all("z", 1s));
+        auto after = co_await server.read_some(std::span{&byte, 1});
+        CO_ASSERT_OK(after);
+        EXPECT_EQ(byte, 'z');
+    });
+}
+
+// A client that never reads: the handler's write_all of more than the socket
+// buffers hold stops making progress and fails with errc::timed_out after
+// the write timeout.
+TEST(ServeLimits, NonReadingClientsWriteTimesOut) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        outcome seen;
+        auto handle = [&seen](tcp::stream conn) -> task<void> {
+            const std::string flood(64 << 20, 'x');
+            auto written = co_await conn.write_all(flood);
+            seen.error = written ? std::error_code{} : written.error();
+            seen.done = true;
+            (void)co_await conn.close();
+        };
+        co_await with_server({.write_timeout = 300ms}, handle, [&](net::address where) -> task<void> {
+            auto c = co_await tcp::connect(where, {.timeout = 2s});
+            CO_ASSERT_OK(c);
+            for (int i = 0; i < 50 && !seen.done; ++i) (void)co_await sleep_for(100ms);
+        });
+        EXPECT_TRUE(seen.done) << "the write did not time out within 5 s";
+        EXPECT_EQ(seen.error, errc::timed_out);
+    });
+}
+
+// Above max_connections a new connection is reset at once; the ones held
+// are still served, and a place freed is taken again.
+TEST(ServeLimits, ConnectionsAboveTheCapAreReset) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        const auto refused = co_await with_server(
+            {.max_connections = 2}, &echo, [&](net::address where) -> task<void> {
+                std::vector<tcp::stream> held;
+                for (int i = 0; i < 2; ++i) {
+                    auto c = co_await tcp::connect(where, {.timeout = 2s});
+                    CO_ASSERT_OK(c);
+                    const bool echoed = co_await round_trip(*c, "held " + std::to_string(i));
+                    EXPECT_TRUE(echoed);
+                    held.push_back(std::move(*c));
+                }
+                auto over = co_await tcp::connect(where, {.timeout = 2s});  // the kernel completes it
+                CO_ASSERT_OK(over);
+                char byte;
+                auto r = co_await over->read_some(std::span{&byte, 1}, 2s);
+                EXPECT_FALSE(r) << "read " << (r ? *r : 0) << " bytes";
+                if (!r) { EXPECT_EQ(r.error(), std::errc::connection_reset); }
+                const bool still = co_await round_trip(held[0], "still served");
+                EXPECT_TRUE(still);
+                CO_ASSERT_OK(co_await held[1].close());
+                (void)co_await sleep_for(50ms);  // the handler sees the end and leaves
+                auto again = co_await tcp::connect(where, {.timeout = 2s});
+                CO_ASSERT_OK(again);
+                const bool freed = co_await round_trip(*again, "a freed place");
+                EXPECT_TRUE(freed);
+            });
+        EXPECT_EQ(refused, 1u);
+    });
+}
+
+// Defaults are on: nginx's 60 s / 60 s and 10,000 per shard.
+TEST(ServeLimits, DefaultsAreOn) {
+    const tcp::serve_options o{};
+    EXPECT_EQ(o.limits.idle_timeout, 60s);
+    EXPECT_EQ(o.limits.write_timeout, 60s);
+    EXPECT_EQ(o.limits.max_connections, 10'000u);
+    const net::stream plain;
+    EXPECT_EQ(plain.read_timeout(), clock::duration::zero());
+    EXPECT_EQ(plain.write_timeout(), clock::duration::zero());
+}
+
+// After a burst, the caches give their memory back: the frame pool keeps
+// nothing once release_cached_memory() ran (the gate calls it when its
+// connections fall to half of a peak of at least 64).
+TEST(ServeLimits, ReleaseCachedMemoryEmptiesTheFramePool) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        task_group burst;
+        for (int i = 0; i < 1000; ++i) burst.spawn([]() -> task<void> { co_await sleep_for(1ms); }());
+        co_await burst.wait();
+        EXPECT_GT(this_thread_frame_pool_stats().cached_bytes, 0u);
+        const std::size_t freed = net::release_cached_memory();
+        EXPECT_GT(freed, 0u);
+        EXPECT_EQ(this_thread_frame_pool_stats().cached_bytes, 0u);
+    });
+}

@@ -19,6 +19,11 @@ struct frame_pool_stats {
 /// The calling thread's counters.
 [[nodiscard]] frame_pool_stats this_thread_frame_pool_stats() noexcept;
 
+/// Frees every frame the calling thread's pool holds for reuse (after a
+/// burst of tasks, so that malloc can return the memory); yields the bytes
+/// freed. The pool refills as tasks run again.
+std::size_t trim_this_thread_frame_pool() noexcept;
+
 namespace detail {
 [[nodiscard]] void* allocate_frame(std::size_t size);
 void deallocate_frame(void* frame, std::size_t size) noexcept;

@@ -20,6 +20,17 @@
 // An operation started after its deadline has passed fails at once with
 // errc::timed_out, even if it could have completed.
 //
+// Progress timeouts. set_read_timeout() and set_write_timeout() bound each
+// wait for progress instead of a whole call: every read_some / receive (and
+// each step of read_exact, read_to_end and buffered reads) and every send
+// step of write_some / write_all / write_vectored waits at most that long for
+// at least one byte, then fails with errc::timed_out. They combine with the
+// per-call timeout and the deadlines (the earliest wins), so no wait on the
+// stream outlasts them: an idle peer (nginx's keepalive_timeout) or one that
+// stops reading (send_timeout) ends the operation however the handler wrote
+// its loop. tcp::serve and tls::serve set both on every connection they hand
+// to a handler (serve_options); zero, the default of a plain stream, means none.
+//
 // Thread safety: a stream belongs to one shard while operations are in flight
 // (see net::socket). One read and one write may be in flight at the same time
 // (from two tasks); two concurrent reads (or writes) interleave unpredictably.
@@ -165,6 +176,18 @@ public:
     [[nodiscard]] clock::time_point read_deadline() const noexcept { return read_deadline_; }
     [[nodiscard]] clock::time_point write_deadline() const noexcept { return write_deadline_; }
 
+    /// The progress timeout of reads: every later wait for incoming bytes
+    /// (read_some, receive, each step of a composite or buffered read) fails
+    /// with errc::timed_out after `limit` without a byte. Zero: none.
+    void set_read_timeout(clock::duration limit) noexcept { read_timeout_ = limit; }
+    /// The progress timeout of writes: every later wait for the socket buffer
+    /// to take a byte (write_some, each step of write_all / write_vectored)
+    /// fails with errc::timed_out after `limit`. Zero: none.
+    void set_write_timeout(clock::duration limit) noexcept { write_timeout_ = limit; }
+    /// The current progress timeouts; zero when none is set.
+    [[nodiscard]] clock::duration read_timeout() const noexcept { return read_timeout_; }
+    [[nodiscard]] clock::duration write_timeout() const noexcept { return write_timeout_; }
+
     // --- addresses and the socket -----------------------------------------
 
     /// This end's address. @see getsockname(2)
@@ -178,9 +201,14 @@ public:
     [[nodiscard]] const net::socket& socket() const noexcept { return socket_; }
 
 protected:
-    /// The effective limit of one read / write: `per_call` and the deadline, earlier wins.
+    /// The limit of a whole read / write call: `per_call` and the deadline,
+    /// earlier wins (what a composite operation turns into one deadline).
     [[nodiscard]] timeout read_limit(timeout per_call) const noexcept;
     [[nodiscard]] timeout write_limit(timeout per_call) const noexcept;
+    /// The limit of one wait for progress within a call limited by `call`:
+    /// `call` and the progress timeout, earlier wins.
+    [[nodiscard]] timeout read_step(timeout call) const noexcept;
+    [[nodiscard]] timeout write_step(timeout call) const noexcept;
 
 private:
     task<result<void>> send_iovecs(std::span<iovec> parts, timeout limit);
@@ -192,6 +220,8 @@ private:
     detail::stream_receiver* receiver_ = nullptr;  // created by the first receive()
     clock::time_point read_deadline_ = clock::time_point::max();
     clock::time_point write_deadline_ = clock::time_point::max();
+    clock::duration read_timeout_{0};
+    clock::duration write_timeout_{0};
     receive_mode receive_mode_ = receive_mode::readiness;
 };
 

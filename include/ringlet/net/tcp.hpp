@@ -18,6 +18,7 @@
 #include <ringlet/core/task.hpp>
 #include <ringlet/core/time.hpp>
 #include <ringlet/net/address.hpp>
+#include <ringlet/net/connection_limits.hpp>
 #include <ringlet/net/listener.hpp>
 #include <ringlet/net/resolve.hpp>
 #include <ringlet/net/stream.hpp>
@@ -128,12 +129,24 @@ using handler = std::function<task<void>(stream)>;
 struct serve_options {
     int backlog = 4096;  ///< per listener; the kernel caps it at net.core.somaxconn
     unsigned shards = 0; ///< shards to listen on, from shard 0; 0: every shard of the runtime
+    /// Applied to every connection before the handler gets it: 60 s idle
+    /// (read progress) timeout, 60 s write timeout, at most 10,000
+    /// connections per shard (above: reset at once). See net::connection_limits;
+    /// e.g. {.limits = {.idle_timeout = 5s, .max_connections = 0}}.
+    net::connection_limits limits{};
 };
 static_assert(std::is_trivially_copyable_v<serve_options>);
 
 /// A TCP server: one SO_REUSEPORT listener per shard on one address (the
 /// kernel spreads connections over them) and one handler task per
 /// connection, on the shard that accepted it.
+///
+/// Each connection reaches the handler with serve_options::limits applied
+/// (net::connection_gate): its reads fail with errc::timed_out after the
+/// idle timeout without a byte, its writes after the write timeout without
+/// progress, so a handler that ends on an error (as it must anyway) frees a
+/// silent or non-reading peer's connection. A connection above the per-shard
+/// cap is reset at once and counted in refused().
 ///
 /// Accept survives running out of descriptors (EMFILE/ENFILE) and other
 /// transient accept errors: that shard backs off (10 ms, doubling up to
@@ -165,15 +178,19 @@ public:
     /// Connections accepted so far, and accept errors seen (all shards).
     [[nodiscard]] std::uint64_t accepted() const noexcept { return accepted_; }
     [[nodiscard]] std::uint64_t accept_errors() const noexcept { return accept_errors_; }
+    /// Connections reset at once because their shard was at limits.max_connections.
+    [[nodiscard]] std::uint64_t refused() const noexcept { return refused_; }
 
 private:
     task<void> serve_one(unsigned index, handler handle);
 
     net::address address_;
+    net::connection_limits limits_;
     std::vector<listener> listeners_;
     // Summed on the home shard after each shard's loop ends.
     std::uint64_t accepted_ = 0;
     std::uint64_t accept_errors_ = 0;
+    std::uint64_t refused_ = 0;
 };
 
 /// Binds `where` (tcp::server::bind) and serves it with `handle` until the

@@ -121,6 +121,11 @@ public:
     void set_deadline(timeout when) noexcept;
     void set_read_deadline(timeout when) noexcept;
     void set_write_deadline(timeout when) noexcept;
+    /// Progress timeouts as on net::stream (set_read_timeout /
+    /// set_write_timeout), applied to the transport's reads and writes;
+    /// tls::serve sets them from its connection_limits. Zero: none.
+    void set_read_timeout(clock::duration limit) noexcept;
+    void set_write_timeout(clock::duration limit) noexcept;
 
     /// True for a stream that completed a handshake (the seeds' isTLS).
     [[nodiscard]] bool is_tls() const noexcept;
