@@ -27,6 +27,8 @@ namespace {
 
 constexpr std::size_t kFlushAt = 64 * 1024;        // a batch is written once it is this large
 constexpr std::size_t kCopyBodyBelow = 4 * 1024;   // smaller viewed bodies are copied into the batch
+constexpr std::size_t kLingerBytes = 1024 * 1024;   // dropped at most before closing
+constexpr auto kLingerTime = std::chrono::seconds{2};
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 std::span<const char> chars(std::span<const std::byte> b) noexcept {
@@ -57,6 +59,16 @@ public:
     void release() noexcept override { lease_.release(); }
     task<result<void>> write(std::span<const net::const_buffer> parts, timeout limit) override {
         co_return co_await conn_.write_vectored(parts, limit);
+    }
+    task<void> linger(timeout limit) override {
+        lease_.release();
+        (void)co_await conn_.shutdown(net::shutdown_how::write);
+        const timeout until{limit.deadline()};
+        for (std::size_t dropped = 0; dropped < kLingerBytes;) {
+            auto got = co_await conn_.receive(until);
+            if (!got || got->empty()) break;
+            dropped += got->size();
+        }
     }
     task<void> close() override {
         lease_.release();
@@ -119,6 +131,7 @@ task<void> connection::run() {
     }
     (void)co_await flush();
     io_->release();
+    if (linger_ || !pending_.empty()) co_await io_->linger(kLingerTime);
 }
 
 // --- reading heads ---------------------------------------------------------------
@@ -198,6 +211,7 @@ task<void> connection::refuse(int status) {
     o += "\r\n\r\n";
     o += reason;
     o += '\n';
+    linger_ = true;
     (void)co_await flush();
 }
 
@@ -243,6 +257,7 @@ task<bool> connection::handle_one() {
         const bool drained = co_await drain();
         co_return drained;
     }
+    if (!body_done_) linger_ = true;  // cleared again when the rest is drained
     if (body_failed_) {
         res.status_ = body_status_;
         headers_.clear();
@@ -255,6 +270,7 @@ task<bool> connection::handle_one() {
         else if (keep) {
             const bool drained = co_await drain();
             keep = drained;
+            linger_ = !drained;
         }
     }
     res.close_ = !keep;

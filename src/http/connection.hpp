@@ -31,6 +31,10 @@ public:
     virtual void release() noexcept = 0;
     /// Sends all of `parts`, in order.
     virtual task<result<void>> write(std::span<const net::const_buffer> parts, timeout limit) = 0;
+    /// Before closing with input unread: sends a FIN, then reads and drops
+    /// what arrives until the peer's FIN or `limit`, so that the close sends
+    /// no reset that could destroy the last response before it is read.
+    virtual task<void> linger(timeout limit) = 0;
     virtual task<void> close() = 0;
 };
 
@@ -118,6 +122,7 @@ private:
     int body_status_ = 0;          // 400 / 413 after a body error
     bool continue_sent_ = false;
     bool first_request_ = true;
+    bool linger_ = false;  // closing with input unread (an error, an unread body)
 
     // Pooled buffers, held only while the connection is busy.
     std::string out_;      // responses not yet written

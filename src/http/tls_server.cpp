@@ -37,6 +37,7 @@ public:
         }
         co_return co_await conn_.write_all(std::string_view{joined_}, limit);
     }
+    task<void> linger(timeout) override { co_return; }  // close() waits for the peer's close_notify
     task<void> close() override { (void)co_await conn_.close(std::chrono::milliseconds{100}); }
 
 private:
