@@ -257,7 +257,6 @@ task<bool> connection::handle_one() {
         const bool drained = co_await drain();
         co_return drained;
     }
-    if (!body_done_) linger_ = true;  // cleared again when the rest is drained
     if (body_failed_) {
         res.status_ = body_status_;
         headers_.clear();
@@ -265,23 +264,32 @@ task<bool> connection::handle_one() {
         res.body_view_ = {};
         keep = false;
     } else if (!body_done_) {
-        // Unread body: the client did not send it yet if it waits for 100 Continue.
+        // An unread body is drained after the response has gone out, unless
+        // the client waits for 100 Continue (it never sends it then) or the
+        // rest is declared larger than the drain limit.
         if (head_.expects_continue() && !continue_sent_) keep = false;
-        else if (keep) {
-            const bool drained = co_await drain();
-            keep = drained;
-            linger_ = !drained;
+        if (head_.framing() == body_framing::length && body_left_ - std::min<std::uint64_t>(body_left_, pending_.size()) >
+                                                            options_->max_drain) {
+            keep = false;
         }
     }
+    if (!body_done_ && !keep) linger_ = true;
     res.close_ = !keep;
     commit(res);
     const bool has_view = !res.body_view_.empty() && !head_.is_head() && res.status_ != 204 && res.status_ != 304;
     if (has_view && res.body_view_.size() >= kCopyBodyBelow) {
         auto sent = co_await flush(res.body_view_);
         if (!sent) co_return false;
-    } else if (!keep || out_.size() >= kFlushAt) {
+    } else if (!keep || !body_done_ || out_.size() >= kFlushAt) {
         auto sent = co_await flush();
         if (!sent) co_return false;
+    }
+    if (keep && !body_done_) {
+        const bool drained = co_await drain();
+        if (!drained) {
+            linger_ = true;
+            co_return false;
+        }
     }
     co_return keep;
 }
