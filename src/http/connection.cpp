@@ -58,7 +58,7 @@ public:
     }
     void release() noexcept override { lease_.release(); }
     task<result<void>> write(std::span<const net::const_buffer> parts, timeout limit) override {
-        co_return co_await conn_.write_vectored(parts, limit);
+        return conn_.write_vectored(parts, limit);  // no frame of our own: the caller keeps `parts` alive
     }
     task<void> linger(timeout limit) override {
         lease_.release();
@@ -84,6 +84,13 @@ private:
 
 std::unique_ptr<transport> tcp_transport(tcp::stream conn) { return std::make_unique<tcp_io>(std::move(conn)); }
 
+namespace {
+task<void> run_connection(transport& io, const server_options& options, handler& handle) {
+    connection c{io, options, handle};
+    co_await c.run();
+}
+}  // namespace
+
 task<void> serve_connection(tcp::stream conn, std::shared_ptr<shared_state> state, handler& handle) {
     const unsigned shard = this_shard::id();
     std::size_t* open = shard < state->shard_slots ? &state->counts[shard].open : nullptr;
@@ -92,12 +99,9 @@ task<void> serve_connection(tcp::stream conn, std::shared_ptr<shared_state> stat
         co_return;
     }
     if (open) ++*open;
-    auto io = co_await state->factory->open(std::move(conn));
+    std::unique_ptr<transport> io = co_await state->factory->open(std::move(conn));
     if (io) {
-        {
-            connection c{*io, state->options, handle};
-            co_await c.run();
-        }
+        co_await run_connection(*io, state->options, handle);
         co_await io->close();
     }
     if (open) --*open;
@@ -362,7 +366,7 @@ task<result<void>> connection::flush(std::span<const std::byte> extra) {
 
 void connection::add_header(std::string_view name, std::string_view value) {
     if (name.empty() || !clean(name) || !clean(value)) return;
-    if (headers_.capacity() == 0) headers_ = take_buffer();
+    if (headers_.capacity() < 64) headers_ = take_buffer();
     headers_ += name;
     headers_ += ": ";
     headers_ += value;
@@ -370,7 +374,7 @@ void connection::add_header(std::string_view name, std::string_view value) {
 }
 
 void connection::set_body(std::string_view body) {
-    if (body_.capacity() == 0 && !body.empty()) body_ = take_buffer();
+    if (body_.capacity() < 64 && body.size() > body_.capacity()) body_ = take_buffer();
     body_.assign(body);
 }
 
@@ -489,7 +493,7 @@ task<result<std::string_view>> connection::read_body() {
         continue_sent_ = true;
         co_return std::string_view{reinterpret_cast<const char*>(bytes.data()), bytes.size()};
     }
-    if (body_in_.capacity() == 0) body_in_ = take_buffer();
+    if (body_in_.capacity() < 64) body_in_ = take_buffer();
     body_in_.clear();
     if (head_.framing() == body_framing::length) body_in_.reserve(static_cast<std::size_t>(body_left_));
     for (;;) {
