@@ -160,7 +160,8 @@ task<int> serve(const options& opts) {
     }
     (void)shared_bytes();  // made before the first request, not by one of them
     print_listening(server->local_address());
-    co_await server->serve(handle);
+    http::handler routes = handle;  // a named local: see server.cpp on GCC 12 and temporaries in co_await
+    co_await server->serve(std::move(routes));
     co_return 0;
 }
 

@@ -41,6 +41,12 @@ void append_number(std::string& out, std::uint64_t n) {
     out.append(digits, r.ptr);
 }
 
+/// A pooled buffer that goes back to the shard's pool at the end of its scope.
+struct buffer_back {
+    std::string text;
+    ~buffer_back() { give_buffer(text); }
+};
+
 bool clean(std::string_view s) noexcept {
     return s.find_first_of("\r\n") == std::string_view::npos;
 }
@@ -57,6 +63,11 @@ public:
         co_return lease_.bytes();
     }
     void release() noexcept override { lease_.release(); }
+    net::stream* lease_source() noexcept override { return &conn_; }
+    std::span<const std::byte> keep(net::received lease) noexcept override {
+        lease_ = std::move(lease);
+        return lease_.bytes();
+    }
     task<result<void>> write(std::span<const net::const_buffer> parts, timeout limit) override {
         return conn_.write_vectored(parts, limit);  // no frame of our own: the caller keeps `parts` alive
     }
@@ -84,26 +95,22 @@ private:
 
 std::unique_ptr<transport> tcp_transport(tcp::stream conn) { return std::make_unique<tcp_io>(std::move(conn)); }
 
-namespace {
-task<void> run_connection(transport& io, const server_options& options, handler& handle) {
-    connection c{io, options, handle};
-    co_await c.run();
-}
-}  // namespace
-
-task<void> serve_connection(tcp::stream conn, std::shared_ptr<shared_state> state, handler& handle) {
+task<void> serve_connection(tcp::stream conn, shared_state& state, handler& handle) {
     const unsigned shard = this_shard::id();
-    std::size_t* open = shard < state->shard_slots ? &state->counts[shard].open : nullptr;
-    if (open && *open >= state->options.max_connections) {
+    std::size_t* open = shard < state.shard_slots ? &state.counts[shard].open : nullptr;
+    if (open && *open >= state.options.max_connections) {
         (void)co_await conn.close();  // over the cap: the client sees the connection end at once
         co_return;
     }
     if (open) ++*open;
-    std::unique_ptr<transport> io = co_await state->factory->open(std::move(conn));
-    if (io) {
-        co_await run_connection(*io, state->options, handle);
-        co_await io->close();
+    std::unique_ptr<transport> io = co_await state.factory->open(std::move(conn));
+    if (!io) {
+        if (open) --*open;
+        co_return;
     }
+    connection c{*io, state.options, handle};  // in this frame: one frame fewer per idle connection
+    co_await c.run();
+    co_await io->close();
     if (open) --*open;
 }
 
@@ -119,15 +126,35 @@ std::string& connection::out() {
 
 void connection::go_idle() noexcept {
     give_buffer(out_);
-    give_buffer(headers_);
-    give_buffer(body_);
-    give_buffer(body_in_);
     have_out_ = false;
     if (!in_carry_ && carry_.capacity() > 0) std::vector<std::byte>{}.swap(carry_);
 }
 
 task<void> connection::run() {
     for (;;) {
+        if (pending_.empty()) {
+            // Idle between requests: answers out, buffers back to the shard,
+            // and the wait here, so that no other frame of ours is alive.
+            if (have_out_ && !out_.empty()) {
+                auto sent = co_await flush();
+                if (!sent) break;
+            }
+            io_->release();
+            in_carry_ = false;
+            go_idle();
+            // A fresh connection gets header_timeout for its first request.
+            const timeout limit = first_request_ ? timeout{options_->header_timeout}
+                                                 : timeout{options_->keepalive_timeout};
+            if (net::stream* source = io_->lease_source()) {
+                auto got = co_await source->receive(limit);
+                if (!got || got->empty()) break;  // timeout, reset, end of stream, stop: close quietly
+                pending_ = io_->keep(std::move(*got));
+            } else {
+                auto got = co_await io_->receive(limit);
+                if (!got || got->empty()) break;
+                pending_ = *got;
+            }
+        }
         const bool have = co_await next_head();
         if (!have) break;
         const bool keep = co_await handle_one();
@@ -154,14 +181,14 @@ void connection::compact_into_carry() {
 }
 
 task<bool> connection::next_head() {
-    parser_.reset();
+    request_parser parser{options_->limits};  // scan state for this head only
     bool first_byte_seen = !pending_.empty();
     clock::time_point header_deadline = clock::now() + options_->header_timeout;
     for (;;) {
         if (!pending_.empty()) {
-            const parse_result r = parser_.parse(chars(pending_), head_);
+            const parse_result r = parser.parse(chars(pending_), head_);
             if (r.state == parse_state::complete) {
-                head_bytes_ = pending_.first(r.consumed);
+                head_size_ = r.consumed;
                 head_in_carry_ = in_carry_;
                 pending_ = pending_.subspan(r.consumed);
                 co_return true;
@@ -228,9 +255,14 @@ task<bool> connection::handle_one() {
     body_failed_ = false;
     body_status_ = 0;
     continue_sent_ = false;
-    decoder_.reset();
-    headers_.clear();
-    body_.clear();
+    chunked_decoder decoder{options_->limits};
+    decoder_ = &decoder;
+    buffer_back body_in;
+    body_in_ = &body_in.text;
+    buffer_back headers;
+    buffer_back body;
+    headers_ = &headers.text;
+    body_ = &body.text;
 
     response res{*this};
     bool threw = false;
@@ -247,8 +279,8 @@ task<bool> connection::handle_one() {
         if (res.streaming_) co_return false;  // the head is out: only closing tells the client
         res = response{*this};
         res.status_ = 500;
-        headers_.clear();
-        body_.clear();
+        headers_->clear();
+        body_->clear();
         keep = false;
     }
     if (res.streaming_) {
@@ -263,8 +295,8 @@ task<bool> connection::handle_one() {
     }
     if (body_failed_) {
         res.status_ = body_status_;
-        headers_.clear();
-        body_.clear();
+        headers_->clear();
+        body_->clear();
         res.body_view_ = {};
         keep = false;
     } else if (!body_done_) {
@@ -330,13 +362,13 @@ void connection::append_head(const response& res, bool chunked, std::uint64_t le
     }
     if (res.close_) o += "Connection: close\r\n";
     else if (head_.version_minor() == 0) o += "Connection: keep-alive\r\n";
-    o += headers_;
+    o += *headers_;
     o += "\r\n";
 }
 
 void connection::commit(response& res) {
     const bool viewed = !res.body_view_.empty();
-    const std::size_t length = viewed ? res.body_view_.size() : body_.size();
+    const std::size_t length = viewed ? res.body_view_.size() : body_->size();
     append_head(res, false, length);
     const bool no_body = head_.is_head() || res.status_ == 204 || res.status_ == 304;
     if (no_body) {
@@ -347,7 +379,7 @@ void connection::commit(response& res) {
         out_.append(reinterpret_cast<const char*>(res.body_view_.data()), length);
         res.body_view_ = {};
     } else if (!viewed) {
-        out_ += body_;
+        out_ += *body_;
     }
 }
 
@@ -366,16 +398,18 @@ task<result<void>> connection::flush(std::span<const std::byte> extra) {
 
 void connection::add_header(std::string_view name, std::string_view value) {
     if (name.empty() || !clean(name) || !clean(value)) return;
-    if (headers_.capacity() < 64) headers_ = take_buffer();
-    headers_ += name;
-    headers_ += ": ";
-    headers_ += value;
-    headers_ += "\r\n";
+    std::string& h = *headers_;
+    if (h.capacity() < 64) h = take_buffer();
+    h += name;
+    h += ": ";
+    h += value;
+    h += "\r\n";
 }
 
 void connection::set_body(std::string_view body) {
-    if (body_.capacity() < 64 && body.size() > body_.capacity()) body_ = take_buffer();
-    body_.assign(body);
+    std::string& b = *body_;
+    if (b.capacity() < 64 && body.size() > b.capacity()) b = take_buffer();
+    b.assign(body);
 }
 
 task<result<void>> connection::write_chunk(response& res, std::string_view data) {
@@ -457,7 +491,7 @@ task<result<std::size_t>> connection::read_body_some(std::span<std::byte> out_by
             co_return n;
         }
         const std::size_t window = std::min(pending_.size(), out_bytes.size());
-        const auto step = decoder_.decode(chars(pending_.first(window)));
+        const auto step = decoder_->decode(chars(pending_.first(window)));
         if (step.failed) {
             body_failed_ = true;
             body_status_ = step.status == 413 ? 413 : 400;
@@ -465,7 +499,7 @@ task<result<std::size_t>> connection::read_body_some(std::span<std::byte> out_by
         }
         std::memcpy(out_bytes.data(), step.data.data(), step.data.size());
         pending_ = pending_.subspan(step.consumed);
-        body_done_ = decoder_.done();
+        body_done_ = decoder_->done();
         if (!step.data.empty() || body_done_) co_return step.data.size();
     }
 }
@@ -477,7 +511,8 @@ void connection::keep_head_bytes() {
         head_in_carry_ = true;
         return;
     }
-    carry_.assign(head_bytes_.begin(), head_bytes_.end());
+    const auto* head_begin = reinterpret_cast<const std::byte*>(head_.headers().base());
+    carry_.assign(head_begin, head_begin + head_size_);
     head_.rebase(reinterpret_cast<const char*>(carry_.data()));
     head_in_carry_ = true;
 }
@@ -493,22 +528,23 @@ task<result<std::string_view>> connection::read_body() {
         continue_sent_ = true;
         co_return std::string_view{reinterpret_cast<const char*>(bytes.data()), bytes.size()};
     }
-    if (body_in_.capacity() < 64) body_in_ = take_buffer();
-    body_in_.clear();
-    if (head_.framing() == body_framing::length) body_in_.reserve(static_cast<std::size_t>(body_left_));
+    std::string& in = *body_in_;
+    if (in.capacity() < 64) in = take_buffer();
+    in.clear();
+    if (head_.framing() == body_framing::length) in.reserve(static_cast<std::size_t>(body_left_));
     for (;;) {
-        const std::size_t at = body_in_.size();
+        const std::size_t at = in.size();
         const std::size_t want = head_.framing() == body_framing::length
                                      ? static_cast<std::size_t>(body_left_)
-                                     : std::max<std::size_t>(16 * 1024, body_in_.capacity() - at);
-        body_in_.resize(at + want);
-        auto n = co_await read_body_some(std::as_writable_bytes(std::span{body_in_}.subspan(at)));
+                                     : std::max<std::size_t>(16 * 1024, in.capacity() - at);
+        in.resize(at + want);
+        auto n = co_await read_body_some(std::as_writable_bytes(std::span{in}.subspan(at)));
         if (!n) {
-            body_in_.resize(at);
+            in.resize(at);
             co_return unexpected{n.error()};
         }
-        body_in_.resize(at + *n);
-        if (body_done_) co_return std::string_view{body_in_};
+        in.resize(at + *n);
+        if (body_done_) co_return std::string_view{in};
     }
 }
 

@@ -29,6 +29,14 @@ public:
     virtual task<result<std::span<const std::byte>>> receive(timeout limit) = 0;
     /// Gives the bytes of the last receive() back.
     virtual void release() noexcept = 0;
+    /// The stream whose receive() the connection may await itself while
+    /// idle (no coroutine frame of the transport's held meanwhile), with
+    /// keep() taking the lease; nullptr when receive() must be used (TLS).
+    virtual net::stream* lease_source() noexcept { return nullptr; }
+    virtual std::span<const std::byte> keep(net::received lease) noexcept {
+        (void)lease;
+        return {};
+    }
     /// Sends all of `parts`, in order.
     virtual task<result<void>> write(std::span<const net::const_buffer> parts, timeout limit) = 0;
     /// Before closing with input unread: sends a FIN, then reads and drops
@@ -65,14 +73,15 @@ result<server> bind_with(const net::address& where, server_options options, std:
 /// The plaintext transport over a TCP stream.
 std::unique_ptr<transport> tcp_transport(tcp::stream conn);
 
-/// Runs the HTTP loop on one accepted connection until it ends.
-task<void> serve_connection(tcp::stream conn, std::shared_ptr<shared_state> state, handler& handle);
+/// Runs the HTTP loop on one accepted connection until it ends. `state`
+/// outlives it (server::serve waits for every connection).
+task<void> serve_connection(tcp::stream conn, shared_state& state, handler& handle);
 
 /// One connection's state, alive while its task runs.
 class connection {
 public:
     connection(transport& io, const server_options& options, handler& handle) noexcept
-        : io_(&io), options_(&options), handle_(&handle), parser_(options.limits), decoder_(options.limits) {}
+        : io_(&io), options_(&options), handle_(&handle) {}
     ~connection();
 
     /// Serves requests until the connection ends.
@@ -103,9 +112,11 @@ private:
     transport* io_;
     const server_options* options_;
     handler* handle_;
-    request_parser parser_;
     request_head head_;
-    chunked_decoder decoder_;
+    // The current request's chunked decoder and whole-body buffer live in
+    // handle_one's frame (alive only while a request is handled, not idle).
+    chunked_decoder* decoder_ = nullptr;
+    std::string* body_in_ = nullptr;
 
     // Received, not yet consumed bytes: a view into the transport's last
     // receive, or into carry_ (in_carry_).
@@ -113,7 +124,7 @@ private:
     std::vector<std::byte> carry_;
     bool in_carry_ = false;
     bool head_in_carry_ = false;  // head_ points into carry_
-    std::span<const std::byte> head_bytes_;
+    std::size_t head_size_ = 0;  // bytes of the head, from head_.headers().base()
 
     // The current request's body.
     std::uint64_t body_left_ = 0;  // length framing
@@ -126,9 +137,8 @@ private:
 
     // Pooled buffers, held only while the connection is busy.
     std::string out_;      // responses not yet written
-    std::string headers_;  // the current response's own header lines
-    std::string body_;     // the current response's copied body
-    std::string body_in_;  // a request body read whole across receives
+    std::string* headers_ = nullptr;  // the current response's own header lines (in handle_one's frame)
+    std::string* body_ = nullptr;     // the current response's copied body (in handle_one's frame)
     bool have_out_ = false;
 };
 

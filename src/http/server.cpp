@@ -59,10 +59,14 @@ result<server> server::bind(const net::address& where, server_options options) {
 
 task<void> server::serve(handler handle) {
     std::shared_ptr<detail::shared_state> state = state_;
-    // tcp::server copies this per shard, and with it the handler.
-    co_await tcp_.serve([state, handle](tcp::stream conn) mutable -> task<void> {
-        return detail::serve_connection(std::move(conn), state, handle);
-    });
+    // tcp::server copies this per shard, and with it the handler. A named
+    // local, not a temporary in the co_await expression: GCC 12 copies such
+    // temporaries bytewise and then destroys both copies (here: one
+    // shared_ptr release too many, a use-after-free at 8,000 connections).
+    tcp::handler accept = [state, handle](tcp::stream conn) mutable -> task<void> {
+        return detail::serve_connection(std::move(conn), *state, handle);
+    };
+    co_await tcp_.serve(std::move(accept));
 }
 
 task<result<void>> serve(const net::address& where, handler handle, server_options options) {
