@@ -365,6 +365,8 @@ after dispatch(std::span<const std::string_view> args, std::string_view read_buf
 
 std::chrono::seconds idle_timeout{300};
 constexpr auto write_timeout = 60s;
+constexpr std::size_t max_batch_bytes = 1024 * 1024;
+constexpr std::size_t max_batch_commands = 1024;
 
 task<void> serve_connection(tcp::stream conn) {
     (void)conn.set_nodelay(true);
@@ -374,7 +376,7 @@ task<void> serve_connection(tcp::stream conn) {
     reply_writer out;
     kv::batch work{out};
     std::string pending;  // the start of a command that has not fully arrived
-    bool closing = false, protocol_error = false;
+    bool closing = false, protocol_error = false, quit = false;
     const timeout idle = idle_timeout.count() > 0 ? timeout{idle_timeout} : timeout::none();
     while (!closing) {
         auto got = co_await conn.receive(idle);
@@ -387,25 +389,38 @@ task<void> serve_connection(tcp::stream conn) {
         }
         const std::string_view data = from_pending ? std::string_view{pending} : got->text();
         std::size_t used = 0;
-        while (!closing) {
-            const auto status = parser.parse(data.substr(used));
-            if (status == resp::parse_status::incomplete) break;
-            if (status == resp::parse_status::error) {
-                work.immediate().error("ERR " + std::string(parser.error()));
-                work.end_immediate();
-                closing = protocol_error = true;
-                break;
+        // One batch per read, unless its replies grow past 1 MiB or it
+        // reaches 1,024 commands: then those replies go out before the rest
+        // of the read is parsed, so a client that pipelines many large GETs
+        // cannot make the server buffer without bound.
+        for (bool more = true; more && !closing;) {
+            more = false;
+            std::size_t commands = 0;
+            while (!closing) {
+                if (out.size() >= max_batch_bytes || commands == max_batch_commands) {
+                    more = true;
+                    break;
+                }
+                const auto status = parser.parse(data.substr(used));
+                if (status == resp::parse_status::incomplete) break;
+                if (status == resp::parse_status::error) {
+                    work.immediate().error("ERR " + std::string(parser.error()));
+                    work.end_immediate();
+                    closing = protocol_error = true;
+                    break;
+                }
+                used += parser.consumed();
+                const auto args = parser.arguments();
+                if (args.empty()) continue;  // `*0`, an empty line
+                ++commands;
+                if (dispatch(args, data, me, work) == after::quit) closing = quit = true;
             }
-            used += parser.consumed();
-            const auto args = parser.arguments();
-            if (args.empty()) continue;  // `*0`, an empty line
-            if (dispatch(args, data, me, work) == after::quit) closing = true;
-        }
-        co_await work.finish();
-        if (!out.empty()) {
-            auto written = co_await conn.write_all(out.view(), write_timeout);
-            out.clear();
-            if (!written) break;
+            co_await work.finish();
+            if (!out.empty()) {
+                auto written = co_await conn.write_all(out.view(), write_timeout);
+                out.clear();
+                if (!written) closing = true;
+            }
         }
         if (closing) break;
         if (from_pending) {
@@ -413,11 +428,9 @@ task<void> serve_connection(tcp::stream conn) {
         } else {
             pending.assign(data.substr(used));
         }
-        // A large argument on its way: make room for it once.
-        if (!pending.empty() && parser.wanted() > pending.capacity()) pending.reserve(parser.wanted());
         if (pending.empty() && pending.capacity() > 1024 * 1024) std::string{}.swap(pending);
     }
-    if (closing) co_await linger_before_close(conn);
+    if (protocol_error || quit) co_await linger_before_close(conn);
     (void)co_await conn.close();
     connected_clients.fetch_sub(1, std::memory_order_relaxed);
 }

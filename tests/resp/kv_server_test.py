@@ -256,6 +256,15 @@ def test_pipeline(r):
             pipe.exists(key)
             expected.append(1 if key in model else 0)
     equal(pipe.execute(), expected, "1,000 pipelined mixed commands, replies in order")
+    # 60 MB of replies to one pipelined read: sent in 1 MiB batches, all of them, in order.
+    big = os.urandom(300 * 1024)
+    r.set("p:big", big)
+    pipe = r.pipeline(transaction=False)
+    for i in range(200):
+        pipe.get("p:big")
+        pipe.strlen("p:big")
+    replies = pipe.execute()
+    check(replies == [big, len(big)] * 200, "200 pipelined GETs of 300 KiB")
 
 
 def test_raw_protocol(port):
