@@ -59,7 +59,7 @@ void batch::add(std::span<const std::string_view> args, const command_spec& spec
     if (spec.how == route::keyed) {
         const unsigned shard = shard_of(args[1]);
         if (direct_ && shard == home_) {
-            execute_keyed(*shards()[home_]->keys, args, spec, out_, now_ms());
+            execute_keyed(*shards()[home_]->keys, args, spec, out_, now());
             return;
         }
         leave_direct();
@@ -124,6 +124,7 @@ void batch::run_parts(unsigned shard) {
 }
 
 ringlet::task<void> batch::finish() {
+    now_ = 0;
     if (direct_) co_return;
     // The local list first (no waiting), then every other shard's at once.
     if (!lists_[home_].empty()) run_parts(home_);

@@ -68,6 +68,13 @@ public:
     /// finish(); others (an inline command's, in the parser) are copied.
     void add(std::span<const std::string_view> args, const command_spec& spec, std::string_view read_buffer);
 
+    /// The time (now_ms()) the batch's commands see: read once per batch,
+    /// as Redis reads its clock once per command rather than per key.
+    [[nodiscard]] std::int64_t now() noexcept {
+        if (now_ == 0) now_ = now_ms();
+        return now_;
+    }
+
     /// Runs what is queued and writes every reply, in order, to the writer.
     [[nodiscard]] ringlet::task<void> finish();
 
@@ -104,6 +111,7 @@ private:
     std::vector<std::vector<std::uint32_t>> lists_;       // per shard: part indices, in order
     std::vector<ringlet::resp::reply_writer> outs_;       // per shard, then one for immediate replies
     std::size_t immediate_begin_ = 0;
+    std::int64_t now_ = 0;
 };
 
 }  // namespace kv

@@ -4,6 +4,7 @@
 
 #include <ringlet/resp/request_parser.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <limits>
@@ -195,13 +196,21 @@ bool equals_word(std::string_view text, std::string_view word) noexcept {
 std::span<const command_spec> all_commands() noexcept { return table; }
 
 const command_spec* find_command(std::string_view name) noexcept {
-    if (name.empty() || name.size() > 8) return nullptr;
-    char folded[8];
-    for (std::size_t i = 0; i < name.size(); ++i) folded[i] = lower(name[i]);
-    const std::string_view key{folded, name.size()};
-    // 29 names: a search by first letter is as fast as a hash here.
-    for (const auto& c : table) {
-        if (c.name[0] == key[0] && c.name == key) return &c;
+    // Candidates by first letter, built once; then a case-folding compare.
+    static const auto by_letter = [] {
+        std::array<std::array<const command_spec*, 6>, 26> index{};
+        for (const auto& c : table) {
+            auto& row = index[static_cast<std::size_t>(c.name[0] - 'a')];
+            *std::find(row.begin(), row.end(), nullptr) = &c;
+        }
+        return index;
+    }();
+    if (name.empty()) return nullptr;
+    const char first = lower(name[0]);
+    if (first < 'a' || first > 'z') return nullptr;
+    for (const command_spec* c : by_letter[static_cast<std::size_t>(first - 'a')]) {
+        if (!c) break;
+        if (equals_word(name, c->name)) return c;
     }
     return nullptr;
 }

@@ -314,8 +314,16 @@ def test_redis_cli(port):
 
 
 def test_maxmemory():
-    proc, port = start("--maxmemory", "300000")
+    proc, port = start("--maxmemory", "300000", "--idle-timeout", "1")
     try:
+        # --idle-timeout: a connection that sends nothing is closed after about a second.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"PING\r\n")
+            equal(s.recv(100), b"+PONG\r\n", "PING before idling")
+            began = time.time()
+            equal(s.recv(100), b"", "closed when idle")
+            idle = time.time() - began
+            check(0.9 <= idle <= 3.5, f"closed after {idle:.2f} s idle (--idle-timeout 1)")
         r = redis.Redis(port=port, socket_timeout=10)
         value = "x" * 1000
         refused = None
