@@ -18,18 +18,22 @@
 namespace ringlet::resp {
 
 std::optional<long long> parse_integer(std::string_view text) noexcept {
-    if (text.empty() || text.size() > 20) return std::nullopt;
-    if (text == "0") return 0;
-    std::size_t i = 0;
-    const bool negative = text[0] == '-';
-    if (negative) i = 1;
-    if (i == text.size() || text[i] < '1' || text[i] > '9') return std::nullopt;
+    // On every length header of every request: no division, and the
+    // overflow check only where it can matter (19 digits fit in 64 bits unsigned).
+    const char* p = text.data();
+    const char* const end = p + text.size();
+    const bool negative = p != end && *p == '-';
+    if (negative) ++p;
+    const auto digits = static_cast<std::size_t>(end - p);
+    if (digits == 0 || digits > 19) return std::nullopt;
+    if (*p == '0') {
+        if (digits == 1 && !negative) return 0;
+        return std::nullopt;  // leading zeros, "-0"
+    }
     unsigned long long v = 0;
-    for (; i < text.size(); ++i) {
-        const char c = text[i];
-        if (c < '0' || c > '9') return std::nullopt;
-        const unsigned d = static_cast<unsigned>(c - '0');
-        if (v > (std::numeric_limits<unsigned long long>::max() - d) / 10) return std::nullopt;
+    for (; p != end; ++p) {
+        const auto d = static_cast<unsigned>(*p - '0');
+        if (d > 9) return std::nullopt;
         v = v * 10 + d;
     }
     constexpr auto max = static_cast<unsigned long long>(std::numeric_limits<long long>::max());
