@@ -355,8 +355,11 @@ def main():
         test_raw_protocol(port)
         test_redis_cli(port)
         r.close()
-    finally:
-        stop(proc)
+    except BaseException:
+        proc.kill()
+        print("kv_server's stderr:", proc.stderr.read()[-5000:], file=sys.stderr)
+        raise
+    stop(proc)
     test_maxmemory()
     print(f"kv_server: {checks} checks passed")
 
