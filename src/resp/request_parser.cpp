@@ -3,6 +3,9 @@
 // string2ll) so that what Redis accepts is accepted and what it refuses gets
 // the same words.
 //
+// One deliberate difference: the 64 KiB line limits hold for a line however
+// it arrives; Redis checks them only while a line is incomplete.
+//
 // Design notes: an incomplete array keeps its progress as offsets (position_,
 // offsets_), never pointers, so the caller may move or grow its buffer between
 // calls; a command that arrives one byte at a time costs O(bytes) in all, not
@@ -86,6 +89,7 @@ parse_status request_parser::parse_multibulk(std::string_view input) {
             if (input.size() > options_.max_inline_length) return fail("too big mbulk count string");
             return parse_status::incomplete;
         }
+        if (cr > options_.max_inline_length) return fail("too big mbulk count string");
         if (cr + 1 >= input.size()) return parse_status::incomplete;  // the '\n' is still to come
         const auto count = parse_integer(input.substr(1, cr - 1));
         if (!count || (*count > 0 && static_cast<unsigned long long>(*count) > options_.max_arguments)) {
@@ -111,6 +115,7 @@ parse_status request_parser::parse_multibulk(std::string_view input) {
                 if (input.size() - position_ > options_.max_inline_length) return fail("too big bulk count string");
                 return parse_status::incomplete;
             }
+            if (cr - position_ > options_.max_inline_length) return fail("too big bulk count string");
             if (cr + 1 >= input.size()) return parse_status::incomplete;
             if (input[position_] != '$') {
                 char got = input[position_];
@@ -162,6 +167,10 @@ parse_status request_parser::parse_inline(std::string_view input) {
         return parse_status::incomplete;
     }
     const auto newline = static_cast<std::size_t>(static_cast<const char*>(nl) - input.data());
+    // The limit holds however the line arrived (Redis checks it only while
+    // the line is incomplete, so a long line accepted whole would be refused
+    // in pieces).
+    if (newline > options_.max_inline_length) return fail("too big inline request");
     std::string_view line = input.substr(0, newline);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     // sdssplitargs works on a C string: a NUL ends the line.

@@ -157,6 +157,14 @@ TEST(RespRequestParser, ErrorWordingsAsRedis) {
     EXPECT_EQ(protocol_error("*1\r\n$" + std::string(64 * 1024, '1')), "Protocol error: too big bulk count string");
 }
 
+TEST(RespRequestParser, LineLimitsHoldForWholeLinesToo) {
+    EXPECT_EQ(protocol_error(std::string(64 * 1024 + 1, 'a') + "\r\n"), "Protocol error: too big inline request");
+    EXPECT_EQ(protocol_error("*1" + std::string(64 * 1024, ' ') + "\r\n"), "Protocol error: too big mbulk count string");
+    EXPECT_EQ(protocol_error("*1\r\n$1" + std::string(64 * 1024, ' ') + "\r\n"),
+              "Protocol error: too big bulk count string");
+    EXPECT_EQ(parse_all(std::string(64 * 1024, 'a') + "\n").status, parse_status::complete);
+}
+
 TEST(RespRequestParser, LimitsAreInclusive) {
     // 64 KiB of inline text without a newline is still waiting, not an error.
     EXPECT_EQ(parse_all(std::string(64 * 1024, 'a')).status, parse_status::incomplete);

@@ -36,6 +36,7 @@
 //
 // Errors (error() after parse_status::error; reply with them and close):
 //   "Protocol error: too big inline request"        inline line > max_inline_length
+//                                                   (whether it arrived whole or in pieces)
 //   "Protocol error: unbalanced quotes in request"  inline quoting
 //   "Protocol error: too big mbulk count string"    array header line > max_inline_length
 //   "Protocol error: invalid multibulk length"      not a number, or > max_arguments
