@@ -6,6 +6,7 @@
     bench/resp_compare.py --modes quota --depths 16
     bench/resp_compare.py --memory              # bytes per key for 1M keys instead
     bench/resp_compare.py --nice -20            # as root: ahead of other work on a busy machine
+    bench/resp_compare.py --realtime            # as root: SCHED_FIFO (a quota server: nice -20)
     BUILD_DIR=build-bench bench/resp_compare.py --out results.json
 
 Servers, each started on 127.0.0.1 (its own port) and stopped with SIGTERM
@@ -46,7 +47,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD_DIR", os.path.join(ROOT, "build-bench"))
-PRIORITY = []  # --nice: ["nice", "-n", "-20"] before the servers and the client
+PRIORITY = []  # --nice / --realtime: what runs the servers and the client ahead of other work
+REALTIME = False
 
 
 def free_port():
@@ -63,14 +65,24 @@ class cgroup:
         v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
         self.path = os.path.join("/sys/fs/cgroup" if v2 else "/sys/fs/cgroup/cpu", name)
         os.mkdir(self.path)
+        try:
+            self._limit(v2)
+        except BaseException:
+            os.rmdir(self.path)
+            raise
+
+    def _limit(self, v2):
+        def write(name, value):
+            try:
+                with open(os.path.join(self.path, name), "w") as f:
+                    f.write(value)
+            except OSError as e:
+                raise OSError(f"{self.path}/{name} = {value}: {e}") from None
         if v2:
-            with open(os.path.join(self.path, "cpu.max"), "w") as f:
-                f.write("50000 100000")
-        else:
-            with open(os.path.join(self.path, "cpu.cfs_period_us"), "w") as f:
-                f.write("100000")
-            with open(os.path.join(self.path, "cpu.cfs_quota_us"), "w") as f:
-                f.write("50000")
+            write("cpu.max", "50000 100000")
+            return
+        write("cpu.cfs_period_us", "100000")
+        write("cpu.cfs_quota_us", "50000")
 
     def add(self, pid):
         with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
@@ -109,11 +121,21 @@ class server:
             cmd = [os.path.join(BUILD, "examples", "kv_server"), "127.0.0.1:0", "--shards", "1"]
         else:
             cmd = [os.path.join(BUILD, "bench", "epoll_resp_responder"), "127.0.0.1:0"]
-        self.proc = subprocess.Popen([*PRIORITY, "taskset", "-c", "0", *cmd], stdout=subprocess.PIPE,
+        # SCHED_FIFO would escape a CFS quota: a server in the quota group runs at nice -20 instead.
+        priority = ["nice", "-n", "-20"] if (group and REALTIME) else PRIORITY
+        self.proc = subprocess.Popen([*priority, "taskset", "-c", "0", *cmd], stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
+        try:
+            self._ready(group)
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def _ready(self, group):
         if group:
             group.add(self.proc.pid)
-        if kind == "redis":
+        if self.kind == "redis":
             deadline = time.time() + 10
             while time.time() < deadline:
                 try:
@@ -126,7 +148,7 @@ class server:
         else:
             line = self.proc.stdout.readline()
             if not line.startswith("listening on "):
-                raise RuntimeError(f"{kind}: no 'listening on' line: {line!r}")
+                raise RuntimeError(f"{self.kind}: no 'listening on' line: {line!r}")
             self.port = int(line.rsplit(":", 1)[1])
 
     def stop(self):
@@ -178,7 +200,12 @@ def run(args):
                         requests *= 2
                     for kind in kinds:
                         group = cgroup() if mode == "quota" else None
-                        s = server(kind, group)
+                        try:
+                            s = server(kind, group)
+                        except BaseException:
+                            if group:
+                                group.remove()
+                            raise
                         try:
                             if test == "get":  # the key exists, as in the usual -t set,get order
                                 benchmark(s.port, s.proc.pid, "set", 16, 10_000)
@@ -266,12 +293,21 @@ def main():
     p.add_argument("--tests", default="set,get")
     p.add_argument("--requests-scale", type=float, default=1.0)
     p.add_argument("--memory", action="store_true")
+    p.add_argument("--realtime", action="store_true", help="root: SCHED_FIFO 10 for servers and client (a busy "
+                   "machine otherwise adds milliseconds of wakeup latency at -P 1); in quota mode the server runs "
+                   "at nice -20 instead, since a SCHED_FIFO task escapes the CFS quota")
     p.add_argument("--nice", type=int, help="run servers and client at this niceness (root: -20 puts them ahead "
                    "of other work; CFS quotas still apply, unlike SCHED_FIFO)")
     p.add_argument("--out")
     args = p.parse_args()
+    global REALTIME
     if args.nice is not None:
         PRIORITY[:] = ["nice", "-n", str(args.nice)]
+    if args.realtime:
+        REALTIME = True
+        PRIORITY[:] = ["chrt", "-f", "10"]
+    # A SIGTERM ends the run through the finally blocks: servers stopped, cgroup removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("resp_compare: terminated"))
     for tool in ("redis-server", "redis-benchmark", "redis-cli", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"resp_compare: {tool} not found (apt-get install redis-server redis-tools util-linux)")
