@@ -13,6 +13,7 @@ wait is bounded; only the servers started here are signalled, by PID.
 """
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -313,6 +314,39 @@ def test_redis_cli(port):
     equal(cli(port, "--no-raw", "ping"), "PONG\n", "redis-cli PING")
 
 
+def test_interactive_cli(port):
+    """redis-cli in a terminal (script(1) gives it one; TERM=dumb keeps linenoise
+    from querying the cursor): it reads COMMAND DOCS for its help."""
+    if shutil.which("script") is None:
+        print("note: script(1) missing; interactive redis-cli not tested")
+        return
+    proc = subprocess.Popen(["script", "-qc", f"redis-cli -p {port}", "/dev/null"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, "TERM": "dumb"})
+    for line in (b"set tty hello\n", b"get tty\n", b"help get\n", b"quit\n"):
+        proc.stdin.write(line)
+        proc.stdin.flush()
+        time.sleep(0.3)
+    try:
+        out, _ = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("interactive redis-cli did not finish")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", out.decode(errors="replace")).replace("\r", "")
+    check("> OK" in text and '"hello"' in text, f"interactive redis-cli SET/GET: {text!r}")
+    check("summary: Returns the string value of a key." in text, f"interactive redis-cli help from COMMAND DOCS: {text!r}")
+
+
+def test_arguments():
+    help_text = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=10)
+    equal(help_text.returncode, 0, "--help exit status")
+    check(help_text.stdout.startswith("usage: kv_server ADDRESS"), "--help prints the usage")
+    for bad in (["127.0.0.1:0", "--shards", "x"], ["--maxmemory", "1"], ["127.0.0.1:0", "--bogus"], ["nonsense"]):
+        result = subprocess.run([BINARY, *bad], capture_output=True, text=True, timeout=10)
+        equal(result.returncode, 2, f"exit status for {bad}")
+        check(result.stderr.startswith("kv_server: ") and result.stderr.count("\n") == 1,
+              f"one-line error for {bad}: {result.stderr!r}")
+
+
 def test_maxmemory():
     proc, port = start("--maxmemory", "300000", "--idle-timeout", "1")
     try:
@@ -354,6 +388,7 @@ def main():
         test_pipeline(r)
         test_raw_protocol(port)
         test_redis_cli(port)
+        test_interactive_cli(port)
         r.close()
     except BaseException:
         proc.kill()
@@ -361,6 +396,7 @@ def main():
         raise
     stop(proc)
     test_maxmemory()
+    test_arguments()
     print(f"kv_server: {checks} checks passed")
 
 
