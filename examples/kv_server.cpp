@@ -197,7 +197,7 @@ void command(std::span<const std::string_view> args, reply_writer& out) {
         if (args.size() == 2) return command({args.data(), 1}, out);
         out.array(args.size() - 2);
         for (std::size_t i = 2; i < args.size(); ++i) {
-            if (const auto* c = kv::find_command(args[i])) command_info(*c, out); else out.null_array();
+            if (const auto* c = kv::find_command(args[i])) command_info(*c, out); else out.null();  // as Redis: $-1
         }
     } else if (kv::equals_word(args[1], "docs")) {
         if (args.size() == 2) {

@@ -162,6 +162,11 @@ def test_strings(r):
     equal(error_of(r.execute_command, "SET", "k", "v", "NX", "XX"), "syntax error", "SET NX XX")
     equal(error_of(r.execute_command, "SET", "k", "v", "EX", "1", "PX", "1"), "syntax error", "SET EX PX")
     equal(error_of(r.execute_command, "FLUSHALL", "now"), "syntax error", "FLUSHALL option")
+    table = r.command()
+    equal(len(table), r.command_count(), "COMMAND lists COMMAND COUNT commands")
+    equal(table["get"]["arity"], 2, "COMMAND: get's arity")
+    equal(table["mset"]["flags"], ["write", "denyoom"], "COMMAND: mset's flags")
+    equal(table["del"]["last_key_pos"], -1, "COMMAND: del's last key")
 
 
 def test_expiry(r):
@@ -281,6 +286,9 @@ def test_raw_protocol(port):
     data, closed = raw(port, b"SET inline \"a b\\x41\"\r\nGET inline\r\nPING\r\nPING hi\r\n\r\n*0\r\nQUIT\r\nPING\r\n",
                        expect_close=True)
     equal(data, b"+OK\r\n$4\r\na bA\r\n+PONG\r\n$2\r\nhi\r\n+OK\r\n", "inline commands, empty commands, QUIT")
+    data, _ = raw(port, b"COMMAND INFO nosuch\r\nCOMMAND INFO echo\r\n")
+    equal(data, b"*1\r\n$-1\r\n*1\r\n*10\r\n$4\r\necho\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:0\r\n:0\r\n:0\r\n"
+          b"*1\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n", "COMMAND INFO, known and unknown")
     check(closed, "closed after QUIT")
     # One byte at a time.
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
