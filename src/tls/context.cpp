@@ -197,10 +197,14 @@ void common_setup(WOLFSSL_CTX* ctx, version min_version, const std::string& ciph
 // build), the wolfSSL actually loaded has the x86 assembly (it exports
 // cpuid_select_flags only then: a build against the tuned headers may still
 // load Debian's library of the same soname), and the CPU has AES-NI and
-// PCLMULQDQ, the instructions wolfSSL's run-time check asks for.
+// PCLMULQDQ, the instructions wolfSSL's run-time check asks for (AVX/AVX2
+// only pick a faster AES-GCM; without them wolfSSL uses plain AES-NI code).
 bool aes_gcm_accelerated() noexcept {
 #if defined(WOLFSSL_AESNI) && (defined(__x86_64__) || defined(__i386__))
     static const bool accelerated = [] {
+        // wolfSSL's cpuid.c trusts the feature bits of GenuineIntel and
+        // AuthenticAMD CPUs only; on any other vendor it runs the C code.
+        if (!__builtin_cpu_is("intel") && !__builtin_cpu_is("amd")) return false;
         if (!__builtin_cpu_supports("aes") || !__builtin_cpu_supports("pclmul")) return false;
         Dl_info where{};
         if (dladdr(reinterpret_cast<void*>(&wolfSSL_Init), &where) == 0 || !where.dli_fname) return false;

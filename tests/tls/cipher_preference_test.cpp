@@ -23,7 +23,8 @@ namespace {
 
 bool expect_aes_first() {
 #if RINGLET_TEST_WOLFSSL_ASM && (defined(__x86_64__) || defined(__i386__))
-    return __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
+    return (__builtin_cpu_is("intel") || __builtin_cpu_is("amd")) && __builtin_cpu_supports("aes") &&
+           __builtin_cpu_supports("pclmul");
 #else
     return false;
 #endif
