@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -49,6 +50,16 @@ inline std::string address_argument(const char* program, const char* usage, int 
     }
     if (address.empty()) usage_error(program, missing);
     return address;
+}
+
+/// "65536", "64k" or "1m" (k: KiB, m: MiB) as bytes; 0 when it is none of these.
+inline std::size_t parse_size(std::string_view text) {
+    std::size_t unit = 1;
+    if (!text.empty() && (text.back() == 'k' || text.back() == 'K')) unit = 1024;
+    if (!text.empty() && (text.back() == 'm' || text.back() == 'M')) unit = 1024 * 1024;
+    if (unit != 1) text.remove_suffix(1);
+    if (text.empty() || text.size() > 12 || text.find_first_not_of("0123456789") != std::string_view::npos) return 0;
+    return std::strtoull(std::string(text).c_str(), nullptr, 10) * unit;
 }
 
 /// Numeric "a.b.c.d:port" or "[v6]:port" into `out`/`size`; false if not one.

@@ -12,6 +12,8 @@
 #   bench/echo_compare.sh --ringlet-cmd "CMD ARGS" --baseline-cmd "CMD ARGS"   # other servers in the columns
 #   bench/echo_compare.sh --loadgen PATH       # another build of the load generator
 #   bench/echo_compare.sh --udp                # the UDP scenarios (see below)
+#   bench/echo_compare.sh --quota 0.5 --only 64x1,64x16,1kx16   # as root: the server in a 0.5-CPU cgroup
+#   bench/echo_compare.sh --read-size 64k      # the epoll baseline's read per wakeup (default 256k)
 #
 # Builds (in BUILD_DIR, default build-bench/, a release build set up like
 # bench/run_core_bench.sh does) examples/echo_server, bench/epoll_echo_server
@@ -26,6 +28,7 @@
 #   64x16   64 B messages, depth 16 (pipelined)
 #   1kx16   1 KiB messages, depth 16
 #   16kx16  16 KiB messages, depth 16
+#   64kx4   64 KiB messages, depth 4 (bulk, like 16kx16)
 #   rate    64 B at a fixed offered rate of 50,000 requests/s (open loop);
 #           compared on the server's CPU time per request
 # With --udp: examples/udp_echo_server against bench/udp_mmsg_echo_server
@@ -38,6 +41,23 @@
 # figures are throughput rather than loss. Loss is still counted (a datagram
 # unanswered for 200 ms is lost and replaced) and printed per round; a
 # round with more than 1 % loss is flagged with "!".
+# The epoll baseline reads 256 KiB per wakeup by default (--read-size: 16k,
+# 64k, ...): the strongest plain-epoll bulk server, the one to compare with.
+#
+# --quota CPUS runs each server in a cgroup limited to CPUS CPUs (cgroup v1
+# cpu.cfs_quota_us / cpu.cfs_period_us under /sys/fs/cgroup/cpu, or v2 cpu.max,
+# whichever is mounted; root only), created for the run and removed at exit,
+# also after a failure or Ctrl-C. On two vCPUs a free closed-loop run saturates
+# the load generator as much as the server, so small-message ratios are
+# squeezed towards 1; with the server at 0.5 CPU the server is the limit and
+# requests/s measures its efficiency. The quota limits CFS time only, so with
+# --quota the server is not made SCHED_FIFO by --realtime (the load generator
+# still is).
+#
+# Every round says whether the load generator was saturated (column "lg
+# sat?": yes when its own CPU use, from getrusage as it reports it, was at
+# least 90 % of the run): such a round may measure the load generator.
+#
 # Server CPU time is what the server's threads ran (/proc/PID/task/*/schedstat,
 # in ns; /proc/PID/stat utime + stime as a cross-check) from before the load
 # generator starts to after it ends, divided by the requests it answered
@@ -58,6 +78,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=3 duration=5 warmup=1 connections=50 only="" quick=false niceness=0 realtime=false protocol=tcp
+quota="" read_size=""
 me=echo_compare.sh
 build=${BUILD_DIR:-build-bench}
 out_dir="" ringlet_cmd="" baseline_cmd="" loadgen_path=""
@@ -77,6 +98,8 @@ while (($# > 0)); do
     --baseline-cmd) baseline_cmd=${2:?}; shift ;;
     --loadgen) loadgen_path=${2:?}; shift ;;
     --udp) protocol=udp me=udp_echo_compare.sh ;;
+    --quota) quota=${2:?}; shift ;;
+    --read-size) read_size=${2:?}; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die_usage "unknown argument \"$1\"" ;;
   esac
@@ -87,6 +110,10 @@ if ! [[ $rounds =~ ^[0-9]+$ ]] || ((rounds < 1 || rounds > 50)); then die_usage 
 [[ $warmup =~ ^[0-9]+(\.[0-9]+)?$ ]] || die_usage "--warmup must be a number of seconds"
 if ! [[ $niceness =~ ^-?[0-9]+$ ]] || ((niceness < -20 || niceness > 19)); then die_usage "--nice must be -20..19"; fi
 out_dir=${out_dir:-$build/bench-results}
+if [[ -n $quota ]] && ! python3 -c "import sys; q = float(sys.argv[1]); sys.exit(not 0.01 <= q <= 64)" "$quota" 2>/dev/null; then
+  die_usage "--quota must be a number of CPUs from 0.01 to 64 (e.g. 0.5)"
+fi
+[[ -z $read_size || $read_size =~ ^[0-9]+[kKmM]?$ ]] || die_usage "--read-size must be a size such as 16k, 64k, 256k"
 
 # name | load generator arguments | what is compared
 if [[ $protocol == tcp ]]; then
@@ -95,6 +122,7 @@ if [[ $protocol == tcp ]]; then
     "64x16|--connections $connections --size 64 --depth 16|rps"
     "1kx16|--connections $connections --size 1024 --depth 16|rps"
     "16kx16|--connections $connections --size 16384 --depth 16|rps"
+    "64kx4|--connections $connections --size 65536 --depth 4|rps"
     "rate|--connections $connections --size 64 --rate 50000|cpu"
   )
 else
@@ -128,6 +156,10 @@ ninja -C "$build" "examples/$ringlet_example" "bench/$baseline" tools/ringlet_lo
 
 ringlet_server=("$build/examples/$ringlet_example" 127.0.0.1:0 --shards 1)
 base_server=("$build/bench/$baseline" 127.0.0.1:0)
+if [[ -n $read_size ]]; then
+  [[ $protocol == tcp ]] || die_usage "--read-size is an option of the TCP epoll baseline"
+  base_server+=(--read-size "$read_size")
+fi
 # For comparing variants (bench/stream_fastpath.sh): other commands in the two
 # columns, still labelled "ringlet" and "epoll" in the table.
 if [[ -n $ringlet_cmd ]]; then read -r -a ringlet_server <<<"$ringlet_cmd"; echo "ringlet column: $ringlet_cmd"; fi
@@ -139,12 +171,51 @@ loadgen=${loadgen_path:-$build/tools/ringlet_loadgen}
 # scheduling a plain nice only counts against processes of the same session.
 pin_server=(setsid nice -n "$niceness") pin_loadgen=(setsid nice -n "$niceness")
 if $realtime; then
-  pin_server+=(chrt -f 10) pin_loadgen+=(chrt -f 10)
+  [[ -n $quota ]] || pin_server+=(chrt -f 10)   # the quota is CFS bandwidth: an RT server would escape it
+  pin_loadgen+=(chrt -f 10)
 fi
 if (($(nproc) >= 2)); then
   pin_server+=(taskset -c 0) pin_loadgen+=(taskset -c 1)
 else
   echo "$me: fewer than 2 CPUs: servers and load generator are not pinned" >&2
+fi
+
+# --quota: one cgroup for the whole run, each server moved into it (by a
+# shell that writes its own PID to cgroup.procs, then execs the server, so the
+# server's PID is the one in the cgroup); removed by the EXIT trap below.
+cgroup="" cgroup_v2_enabled_cpu=false
+make_cgroup() {
+  local period=100000 quota_us name=ringlet-bench-$$
+  quota_us=$(python3 -c "print(max(1000, int(float('$quota') * $period)))")
+  if [[ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]]; then        # cgroup v1, the cpu controller
+    cgroup=/sys/fs/cgroup/cpu/$name
+    mkdir "$cgroup" && echo "$period" >"$cgroup/cpu.cfs_period_us" && echo "$quota_us" >"$cgroup/cpu.cfs_quota_us"
+  elif [[ -f /sys/fs/cgroup/cgroup.controllers ]] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers; then  # v2
+    if ! grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control; then
+      echo +cpu >/sys/fs/cgroup/cgroup.subtree_control && cgroup_v2_enabled_cpu=true
+    fi
+    cgroup=/sys/fs/cgroup/$name
+    mkdir "$cgroup" && echo "$quota_us $period" >"$cgroup/cpu.max"
+  else
+    echo "$me: --quota: no cgroup cpu controller mounted (neither /sys/fs/cgroup/cpu nor cgroup v2 with cpu)" >&2
+    exit 1
+  fi
+}
+remove_cgroup() {
+  [[ -n $cgroup && -d $cgroup ]] || return 0
+  local pid
+  # Servers are stopped by now; anything left is moved out before rmdir.
+  while read -r pid; do echo "$pid" >"${cgroup%/*}/cgroup.procs" 2>/dev/null || true; done <"$cgroup/cgroup.procs"
+  rmdir "$cgroup" 2>/dev/null || echo "$me: could not remove the cgroup $cgroup" >&2
+  if $cgroup_v2_enabled_cpu; then echo -cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true; fi
+  cgroup=""
+}
+if [[ -n $quota ]]; then
+  ((EUID == 0)) || die_usage "--quota needs root (it creates a cgroup)"
+  trap remove_cgroup EXIT   # replaced by the full cleanup below once that exists
+  make_cgroup || { echo "$me: --quota: could not create the cgroup $cgroup" >&2; exit 1; }
+  # shellcheck disable=SC2016  # $$ and $0 belong to the inner shell
+  pin_server+=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cgroup")
 fi
 
 stamp=$(date +%Y%m%d-%H%M%S)
@@ -175,6 +246,7 @@ stop_server() {
 cleanup() {
   [[ -z $loadgen_pid ]] || kill -TERM "$loadgen_pid" 2>/dev/null || true
   stop_server
+  remove_cgroup
 }
 trap cleanup EXIT
 
@@ -250,6 +322,8 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -n 1)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "machine: $(nproc) CPUs (${cpu_model:-unknown CPU}), $(uname -sr), load average $load_start"
 echo "build:   $build ($(option buildtype)); $rounds round(s) × ${duration} s (+${warmup} s warm-up), nice $niceness$($realtime && echo ", SCHED_FIFO")"
+[[ -z $quota ]] || echo "quota:   each server in $cgroup, ${quota} CPU"
+[[ $protocol == udp ]] || echo "epoll:   reads ${read_size:-256k} per wakeup"
 $quick && echo "quick:   a smoke run of the harness; the figures mean little"
 
 for entry in "${scenarios[@]}"; do
@@ -268,11 +342,11 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "load average at the end: $load_end (other work on the machine distorts the figures)"
 python3 - "$records" "$result" "$ticks_per_second" "$rounds" "$duration" "$warmup" "$protocol" "$base" "$niceness" \
   "$realtime" "$(nproc)" "${cpu_model:-unknown}" "$(uname -sr)" "$(printf '%s\n' "${scenarios[@]}")" \
-  "$load_start" "$load_end" <<'EOF'
+  "$load_start" "$load_end" "${quota:-}" "${read_size:-256k}" <<'EOF'
 import json, statistics, sys
 
 (records, result, hz, rounds, duration, warmup, protocol, base, niceness, realtime, nproc, cpu_model, kernel,
- scenario_text, load_start, load_end) = sys.argv[1:]
+ scenario_text, load_start, load_end, quota, read_size) = sys.argv[1:]
 hz = int(hz)
 scenarios = [line.split('|') for line in scenario_text.splitlines()]
 kinds = {name: kind for name, _, kind in scenarios}
@@ -325,7 +399,9 @@ out = {'machine': {'cpus': int(nproc), 'cpu_model': cpu_model, 'kernel': kernel,
                    'load_average_start': load_start, 'load_average_end': load_end},
        'config': {'rounds': int(rounds), 'duration_seconds': float(duration), 'warmup_seconds': float(warmup),
                   'protocol': protocol, 'baseline': base, 'server_cpu': 0, 'loadgen_cpu': 1,
-                  'nice': int(niceness), 'realtime': realtime == 'true'},
+                  'nice': int(niceness), 'realtime': realtime == 'true',
+                  'server_cpu_quota': float(quota) if quota else None,
+                  'epoll_read_size': read_size if protocol == 'tcp' else None},
        'scenarios': {}}
 any_saturated = any_lossy = False
 b0 = base[0]
@@ -338,7 +414,7 @@ for scenario, by_round in runs.items():
     print(f'  {"round":>6} {"ringlet":>11} {base:>11} {"ratio":>7} '
           + (f'  {"loss r / " + b0:>15} ' if udp else '')
           + f'  {"server µs/" + unit + " r / " + b0:>21}   {"loadgen µs/" + unit + " r / " + b0:>22}'
-          f'   {"busy: server r / " + b0:>18}   {"loadgen r / " + b0:>13}')
+          f'   {"busy: server r / " + b0:>18}   {"loadgen r / " + b0:>13}   {"lg sat?":>7}')
     rows = []
     for rnd in sorted(by_round):
         r, e = by_round[rnd].get('ringlet', {}), by_round[rnd].get(base, {})
@@ -355,7 +431,8 @@ for scenario, by_round in runs.items():
               + (f' {pair(r, e, "loss_ratio", loss):>15} ' if udp else '')
               + f' {pair(r, e, "server_cpu_us_per_request", lambda v: num(v, 2)):>21}'
               f'   {pair(r, e, "loadgen_cpu_us_per_request", lambda v: num(v, 2)):>22}'
-              f'   {pair(r, e, "server_busy", pct):>18}   {pair(r, e, "loadgen_busy", pct):>13}')
+              f'   {pair(r, e, "server_busy", pct):>18}   {pair(r, e, "loadgen_busy", pct):>13}'
+              f'   {"yes" if saturated else "no":>7}')
     med = {name: median(row[name].get(metric) for row in rows) for name in ('ringlet', base)}
     med['ratio'] = median(row['ratio'] for row in rows)
     print(f'  {"median":>6} {num(med["ringlet"], digits):>11} {num(med[base], digits):>11} '

@@ -6,6 +6,7 @@
 #   bench/udp_echo_compare.sh --rounds 5 --duration 10 --only 1400
 #   bench/udp_echo_compare.sh --nice -20       # as root: run both sides ahead of other work
 #   bench/udp_echo_compare.sh --realtime       # as root: SCHED_FIFO, ahead of everything else
+#   bench/udp_echo_compare.sh --quota 0.5      # as root: the server in a 0.5-CPU cgroup (see echo_compare.sh)
 #   BUILD_DIR=somewhere bench/udp_echo_compare.sh --out results/
 #
 # It is bench/echo_compare.sh --udp: the same harness, options and report.

@@ -116,6 +116,10 @@ struct server_options {
     /// offering none of them gets no ALPN protocol (the handshake continues).
     std::vector<std::string> alpn{};
     version min_version = version::tls1_2;
+    /// Allowed suites in preference order (wolfSSL/OpenSSL names, ':'
+    /// separated). Empty (default): wolfSSL's default suites, AES-GCM first
+    /// when it runs in hardware here (a wolfSSL with AES-NI code on a CPU with
+    /// AES-NI), ChaCha20-Poly1305 first otherwise; decided at run time.
     std::string cipher_list{};
     /// Issue session tickets so that clients can resume (default on).
     bool session_tickets = true;
