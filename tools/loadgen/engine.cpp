@@ -26,6 +26,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <pthread.h>
+
 namespace loadgen {
 
 using namespace std::chrono_literals;
@@ -83,8 +85,11 @@ std::uint64_t plan::due(clock::time_point first, std::uint64_t quota, clock::tim
     return std::min(quota, static_cast<std::uint64_t>(since / interval_ns) + 1);
 }
 
-namespace {
+void stats_common::note_thread() noexcept {
+    has_cpu_clock = pthread_getcpuclockid(pthread_self(), &cpu_clock) == 0;
+}
 
+namespace {
 
 bool is_unix(const net::address& a) {
     return a.family() == net::address_family::unix_path || a.family() == net::address_family::unix_abstract;
@@ -203,7 +208,7 @@ bool consume(shard_state& s, connection& c, const std::byte* data, std::size_t n
         c.rx_offset += take;
         if (c.rx_offset < size) break;
         const auto started = p.open_loop() ? c.slot(p, c.answered) : c.sent_at[c.answered % p.depth];
-        if (started >= p.measure) s.stats.latency.record(static_cast<std::uint64_t>((now - started).count()));
+        s.stats.record_latency(p, started, now);
         c.rx_offset = 0;
         ++c.answered;
         ++completed;
@@ -307,6 +312,7 @@ ringlet::task<bool> connect_shard(shard_state& s) {
     const plan& p = *s.run;
     const options& opts = *p.opts;
     const unsigned shards = opts.shards;
+    s.stats.note_thread();
     for (std::uint64_t id = s.index; id < opts.connections; id += shards) {
         auto c = std::make_unique<connection>();
         c->id = id;

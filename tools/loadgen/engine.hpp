@@ -28,6 +28,8 @@
 
 #include <sys/uio.h>
 
+#include <ctime>
+
 #include <array>
 #include <atomic>
 #include <coroutine>
@@ -142,7 +144,6 @@ struct connection {
     }
 };
 
-/// What one shard measured.
 /// What both engines (TCP here, UDP in udp_engine.hpp) count per shard.
 struct stats_common {
     std::atomic<std::uint64_t> live_responses{0};  // every verified response so far
@@ -162,6 +163,20 @@ struct stats_common {
     std::string first_error;
     histogram latency;                   // from the (scheduled) send to the last byte of the echo
     histogram send_lag;                  // rate mode: actual send − scheduled send
+    histogram second;                    // latencies of the responses since the monitor last took them
+                                         // (every phase): the per-second timeline; see take_second
+    clockid_t cpu_clock{};               // this shard thread's CPU clock (read by the monitor)
+    bool has_cpu_clock = false;
+
+    /// Records the latency of one response that arrived at `now`: always in
+    /// the timeline, in the run's histogram when it started inside the window.
+    void record_latency(const plan& p, clock::time_point started, clock::time_point now) noexcept {
+        const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, (now - started).count()));
+        second.record(ns);
+        if (started >= p.measure) latency.record(ns);
+    }
+    /// Notes this thread's CPU clock; called on the shard's own thread.
+    void note_thread() noexcept;
 };
 
 struct alignas(64) shard_stats : stats_common {

@@ -43,20 +43,31 @@ latency percentiles and its own CPU time.
                       its slot sends the next one
   --udp-timeout MS    milliseconds before --udp counts a datagram lost
                       (default 200)
-  --json FILE         also write the results as JSON to FILE
-  --quiet             no per-second progress lines
+  --json FILE         also write the results as JSON to FILE (with the
+                      per-second timeline and the saturation figures)
+  --csv FILE          the per-second timeline as CSV: requests, errors,
+                      p50/p99/p99.9/max latency, generator busy
+  --hgrm FILE         the full latency spectrum in HdrHistogram's .hgrm
+                      text format (values in ms)
+  --plot FILE.svg     an SVG: the latency spectrum on a "nines" axis and
+                      the per-second requests/s and p99
+  --quiet             no per-second progress line
   --help              this text
 
-Progress lines go to stderr, the summary to stdout. Exit status: 0 when
+  ringlet_loadgen compare --a 'CMD' --b 'CMD' [options]   two servers,
+                      interleaved rounds (compare --help says more)
+
+The progress line (once a second: requests/s, p99, errors) goes to stderr,
+rewritten in place on a terminal; the summary to stdout. Latency counts from
+the send (closed loop) or from the scheduled send (--rate: coordinated
+omission corrected). The summary and the JSON warn when the generator itself
+was saturated (a thread >= 90 % busy, or under 95 % of --rate achieved). Exit status: 0 when
 every request was answered correctly, 1 on any error (connect, I/O, a
 mismatched byte, a request unanswered at the end; with --udp, lost
 datagrams are not errors), 2 on a bad argument.
 )";
 
-[[noreturn]] void fail(const std::string& message) {
-    std::fprintf(stderr, "ringlet_loadgen: %s (try --help)\n", message.c_str());
-    std::exit(2);
-}
+[[noreturn]] void fail(const std::string& message) { usage_error(message); }
 
 double number(std::string_view flag, const char* text, double low, double high) {
     char* end = nullptr;
@@ -82,45 +93,66 @@ std::uint64_t integer(std::string_view flag, const char* text, std::uint64_t low
 
 }  // namespace
 
+void usage_error(const std::string& message) {
+    std::fprintf(stderr, "ringlet_loadgen: %s (try --help)\n", message.c_str());
+    std::exit(2);
+}
+
+bool parse_load_option(options& out, int argc, char** argv, int& i) {
+    const std::string_view arg = argv[i];
+    auto value = [&]() -> const char* {
+        if (i + 1 == argc) fail(std::string(arg) + " needs a value");
+        return argv[++i];
+    };
+    if (arg == "--connections") {
+        out.connections = static_cast<unsigned>(integer(arg, value(), 1, 100000));
+    } else if (arg == "--depth") {
+        out.depth = static_cast<unsigned>(integer(arg, value(), 1, 65536));
+    } else if (arg == "--size") {
+        out.size = integer(arg, value(), 1, 16 << 20);
+    } else if (arg == "--duration") {
+        out.duration = number(arg, value(), 0.1, 3600);
+    } else if (arg == "--warmup") {
+        out.warmup = number(arg, value(), 0, 600);
+    } else if (arg == "--requests") {
+        out.requests = integer(arg, value(), 1, std::uint64_t{1} << 40);
+    } else if (arg == "--rate") {
+        out.rate = number(arg, value(), 1, 1e8);
+    } else if (arg == "--tick") {
+        out.tick_us = number(arg, value(), 1, 1e6);
+    } else if (arg == "--grace") {
+        out.grace = number(arg, value(), 0.1, 600);
+    } else if (arg == "--shards") {
+        out.shards = static_cast<unsigned>(integer(arg, value(), 1, 1024));
+    } else if (arg == "--json") {
+        out.json = value();
+    } else if (arg == "--csv") {
+        out.csv = value();
+    } else if (arg == "--hgrm") {
+        out.hgrm = value();
+    } else if (arg == "--plot") {
+        out.plot = value();
+    } else if (arg == "--udp") {
+        out.udp = true;
+    } else if (arg == "--udp-timeout") {
+        out.udp_timeout_ms = number(arg, value(), 1, 60000);
+    } else if (arg == "--quiet") {
+        out.progress = false;
+    } else {
+        return false;
+    }
+    return true;
+}
+
 options parse_options(int argc, char** argv) {
     options out;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        auto value = [&]() -> const char* {
-            if (i + 1 == argc) fail(std::string(arg) + " needs a value");
-            return argv[++i];
-        };
         if (arg == "--help" || arg == "-h") {
             std::fputs(usage, stdout);
             std::exit(0);
-        } else if (arg == "--connections") {
-            out.connections = static_cast<unsigned>(integer(arg, value(), 1, 100000));
-        } else if (arg == "--depth") {
-            out.depth = static_cast<unsigned>(integer(arg, value(), 1, 65536));
-        } else if (arg == "--size") {
-            out.size = integer(arg, value(), 1, 16 << 20);
-        } else if (arg == "--duration") {
-            out.duration = number(arg, value(), 0.1, 3600);
-        } else if (arg == "--warmup") {
-            out.warmup = number(arg, value(), 0, 600);
-        } else if (arg == "--requests") {
-            out.requests = integer(arg, value(), 1, std::uint64_t{1} << 40);
-        } else if (arg == "--rate") {
-            out.rate = number(arg, value(), 1, 1e8);
-        } else if (arg == "--tick") {
-            out.tick_us = number(arg, value(), 1, 1e6);
-        } else if (arg == "--grace") {
-            out.grace = number(arg, value(), 0.1, 600);
-        } else if (arg == "--shards") {
-            out.shards = static_cast<unsigned>(integer(arg, value(), 1, 1024));
-        } else if (arg == "--json") {
-            out.json = value();
-        } else if (arg == "--udp") {
-            out.udp = true;
-        } else if (arg == "--udp-timeout") {
-            out.udp_timeout_ms = number(arg, value(), 1, 60000);
-        } else if (arg == "--quiet") {
-            out.progress = false;
+        } else if (parse_load_option(out, argc, argv, i)) {
+            continue;
         } else if (arg.size() > 1 && arg[0] == '-') {
             fail("unknown option \"" + std::string(arg) + "\"");
         } else if (out.address.empty()) {
@@ -133,21 +165,27 @@ options parse_options(int argc, char** argv) {
     if (!ringlet::net::address::parse(out.address) && !ringlet::net::parse_host_port(out.address)) {
         fail(ringlet::net::address::describe_parse_error(out.address));
     }
-    if (out.shards > out.connections) fail("--shards is more than --connections");
+    check_load_options(out);
     if (out.udp) {
-        // Each datagram carries the whole 8-byte tag; 65507 is the most one IPv4 UDP datagram holds.
-        if (out.size < 8 || out.size > 65507) fail("--size with --udp must be from 8 to 65507");
-        if (out.effective_depth() > 4096) fail("--depth with --udp is at most 4096");
         if (auto a = ringlet::net::address::parse(out.address); a && a->family() != ringlet::net::address_family::ipv4 &&
                                                                  a->family() != ringlet::net::address_family::ipv6) {
             fail("--udp needs an IP address, not \"" + out.address + "\"");
         }
     }
+    return out;
+}
+
+void check_load_options(const options& out) {
+    if (out.shards > out.connections) fail("--shards is more than --connections");
+    if (out.udp) {
+        // Each datagram carries the whole 8-byte tag; 65507 is the most one IPv4 UDP datagram holds.
+        if (out.size < 8 || out.size > 65507) fail("--size with --udp must be from 8 to 65507");
+        if (out.effective_depth() > 4096) fail("--depth with --udp is at most 4096");
+    }
     // The in-flight window must fit one connection's buffers (depth × size).
     if (static_cast<double>(out.effective_depth()) * static_cast<double>(out.size) > 64.0 * (1 << 20)) {
         fail("--depth × --size is more than 64 MiB per connection");
     }
-    return out;
 }
 
 }  // namespace loadgen

@@ -20,6 +20,9 @@ struct options {
     double tick_us = 100.0;          ///< --tick, the pacer's shortest sleep in rate mode (µs)
     double grace = 3.0;              ///< --grace, seconds allowed for draining at the end
     std::string json;                ///< --json FILE
+    std::string csv;                 ///< --csv FILE: the per-second timeline
+    std::string hgrm;                ///< --hgrm FILE: the latency spectrum, HdrHistogram's text format
+    std::string plot;                ///< --plot FILE.svg: spectrum and timeline
     bool progress = true;            ///< --quiet turns the per-second lines off
     bool udp = false;                ///< --udp: connected UDP sockets instead of streams
     double udp_timeout_ms = 200.0;   ///< --udp-timeout, ms before a datagram in flight counts as lost
@@ -32,5 +35,16 @@ struct options {
 /// Parses argv; prints the usage and exits 0 on --help, prints a one-line
 /// error and exits 2 on a bad argument.
 options parse_options(int argc, char** argv);
+
+/// Parses one load option at argv[i] into `out` (advancing i past its value):
+/// false when argv[i] is not a load option. Exits 2 on a bad value. Shared
+/// by parse_options and the compare subcommand.
+bool parse_load_option(options& out, int argc, char** argv, int& i);
+
+/// Checks the combination of load options (the address excepted); exits 2 on a bad one.
+void check_load_options(const options& out);
+
+/// Prints "ringlet_loadgen: MESSAGE (try --help)" on stderr and exits 2.
+[[noreturn]] void usage_error(const std::string& message);
 
 }  // namespace loadgen

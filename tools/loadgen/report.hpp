@@ -17,9 +17,23 @@ struct cpu_times {
     [[nodiscard]] double total() const noexcept { return user + system; }
 };
 
+/// One second of the run, measured by shard 0's monitor at its tick: the
+/// responses and errors counted in that second and the latencies of the
+/// responses that arrived in it (every phase, warm-up and drain included).
+struct second_row {
+    double at = 0;                     // end of the second, seconds since the start
+    const char* phase = "run";         // "warmup", "run" or "drain" (at its middle)
+    std::uint64_t requests = 0;        // responses (--udp: echoed datagrams)
+    std::uint64_t errors = 0;
+    std::uint64_t p50 = 0, p99 = 0, p999 = 0, max = 0;  // latency, ns
+    double loadgen_busy = 0;           // CPU time of the busiest generator thread / wall time
+};
+
 /// Everything the summary needs, merged over the shards.
 struct summary {
     std::string target;
+    unsigned depth = 1;
+    bool open_loop = false;
     double window_seconds = 0;       // the measured interval
     std::uint64_t window_responses = 0;
     std::uint64_t total_responses = 0;
@@ -34,8 +48,21 @@ struct summary {
     histogram latency;
     histogram send_lag;
     cpu_times cpu;                   // spent by this process during the window
+    std::vector<double> thread_busy; // per generator thread: its CPU time in the window / the window
+    std::vector<second_row> timeline;
+
+    /// The busiest generator thread's share of the window (0..1).
+    [[nodiscard]] double busiest() const noexcept;
+    /// Responses per second over the window / the offered rate; 0 in closed loop.
+    [[nodiscard]] double achieved_ratio(const options& opts) const noexcept;
+    /// Empty, or one line saying with its numbers why the figures may be the
+    /// generator's limit: a thread ≥ 90 % busy, or an open-loop rate < 95 % achieved.
+    [[nodiscard]] std::string saturation_warning(const options& opts) const;
 
     [[nodiscard]] std::uint64_t errors() const noexcept { return mismatches + io_errors + connect_errors + unanswered; }
+    [[nodiscard]] double requests_per_second() const noexcept {
+        return window_seconds > 0 ? static_cast<double>(window_responses) / window_seconds : 0;
+    }
 };
 
 /// Adds every shard's figures into `out`.
@@ -43,9 +70,22 @@ void merge(summary& out, const std::vector<shard_state*>& shards);
 void merge(summary& out, const std::vector<udp_shard_state*>& shards);
 
 /// Prints the human summary on stdout.
-void print_summary(const summary& s, const options& opts, const plan& p);
+void print_summary(const summary& s, const options& opts);
 
 /// Writes the JSON file; false (after a message on stderr) if it cannot.
-bool write_json(const std::string& path, const summary& s, const options& opts, const plan& p);
+bool write_json(const std::string& path, const summary& s, const options& opts);
+
+/// Writes the timeline as CSV (one row a second); false after a message on stderr.
+bool write_csv(const std::string& path, const summary& s);
+
+/// Writes the latency spectrum in HdrHistogram's .hgrm text format (ms);
+/// false after a message on stderr.
+bool write_hgrm(const std::string& path, const histogram& h);
+
+/// The timeline as a JSON array (one object a second), for write_json and compare.
+std::string timeline_json(const std::vector<second_row>& rows, const char* indent);
+
+/// Quotes `text` as a JSON string.
+std::string json_string(const std::string& text);
 
 }  // namespace loadgen
