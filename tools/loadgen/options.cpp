@@ -51,6 +51,8 @@ latency percentiles and its own CPU time.
                       text format (values in ms)
   --plot FILE.svg     an SVG: the latency spectrum on a "nines" axis and
                       the per-second requests/s and p99
+  --server-pid PID    also report the server's CPU time per request (from
+                      /proc/PID, sampled at the start and end of the window)
   --quiet             no per-second progress line
   --help              this text
 
@@ -136,6 +138,8 @@ bool parse_load_option(options& out, int argc, char** argv, int& i) {
         out.udp = true;
     } else if (arg == "--udp-timeout") {
         out.udp_timeout_ms = number(arg, value(), 1, 60000);
+    } else if (arg == "--server-pid") {
+        out.server_pid = static_cast<int>(integer(arg, value(), 1, 1 << 22));
     } else if (arg == "--quiet") {
         out.progress = false;
     } else {

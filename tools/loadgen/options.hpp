@@ -23,6 +23,7 @@ struct options {
     std::string csv;                 ///< --csv FILE: the per-second timeline
     std::string hgrm;                ///< --hgrm FILE: the latency spectrum, HdrHistogram's text format
     std::string plot;                ///< --plot FILE.svg: spectrum and timeline
+    int server_pid = 0;              ///< --server-pid: also report this process's CPU per request
     bool progress = true;            ///< --quiet turns the per-second lines off
     bool udp = false;                ///< --udp: connected UDP sockets instead of streams
     double udp_timeout_ms = 200.0;   ///< --udp-timeout, ms before a datagram in flight counts as lost

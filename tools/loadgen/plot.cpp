@@ -58,6 +58,15 @@ std::string format_count(double v) {
     return text;
 }
 
+/// The smallest 1, 2, 2.5 or 5 × 10^k at or above v (an axis's top).
+double nice_ceiling(double v) {
+    const double p = std::pow(10, std::floor(std::log10(std::max(v, 1e-9))));
+    for (const double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
+        if (m * p >= v) return m * p;
+    }
+    return 10 * p;
+}
+
 /// Decades covering [lo, hi] (µs), at least one.
 std::pair<double, double> decades(double lo, double hi) {
     lo = std::pow(10, std::floor(std::log10(std::max(lo, 0.1))));
@@ -161,9 +170,10 @@ void timeline(svg& g, std::span<const plot_series> series, double top, double bo
         if (!s.timeline) continue;
         double prev = 0;
         for (const auto& r : *s.timeline) {
-            const double dt = r.at - prev > 0.05 ? r.at - prev : 1;
+            const double dt = r.at - prev;
             prev = r.at;
             tmax = std::max(tmax, r.at);
+            if (dt < 0.25) continue;  // the last sliver of a run: too short to be a rate
             rmax = std::max(rmax, static_cast<double>(r.requests) / dt);
             if (r.p99 > 0) {
                 lo = std::min(lo, static_cast<double>(r.p99) / 1e3);
@@ -173,7 +183,8 @@ void timeline(svg& g, std::span<const plot_series> series, double top, double bo
     }
     if (lo > hi) lo = 1;
     const auto [ylo, yhi] = decades(lo, hi);
-    const scale x{0, std::ceil(tmax), left, right}, yr{0, rmax * 1.1, bottom, top}, yl{ylo, yhi, bottom, top, true};
+    rmax = nice_ceiling(rmax * 1.05);
+    const scale x{0, std::ceil(tmax), left, right}, yr{0, rmax, bottom, top}, yl{ylo, yhi, bottom, top, true};
     g.box(top, bottom);
     const double step = std::max(1.0, std::ceil(std::ceil(tmax) / 12));
     for (double t = 0; t <= std::ceil(tmax) + 1e-9; t += step) {
@@ -181,7 +192,7 @@ void timeline(svg& g, std::span<const plot_series> series, double top, double bo
         g.label(x(t), bottom + 16, format_count(t) + " s");
     }
     for (int k = 0; k <= 4; ++k) {
-        const double v = rmax * 1.1 * k / 4;
+        const double v = rmax * k / 4;
         g.line(left, yr(v), right, yr(v), grid);
         g.label(left - 6, yr(v) + 4, format_count(v), "end");
     }
@@ -196,10 +207,11 @@ void timeline(svg& g, std::span<const plot_series> series, double top, double bo
         std::vector<std::pair<double, double>> rps, p99;
         double prev = 0;
         for (const auto& r : *s.timeline) {
-            const double dt = r.at - prev > 0.05 ? r.at - prev : 1;
+            const double dt = r.at - prev, middle = r.at - dt / 2;
             prev = r.at;
-            rps.emplace_back(x(r.at), yr(static_cast<double>(r.requests) / dt));
-            if (r.requests > 0) p99.emplace_back(x(r.at), yl(static_cast<double>(r.p99) / 1e3));
+            if (dt < 0.25) continue;
+            rps.emplace_back(x(middle), yr(static_cast<double>(r.requests) / dt));
+            if (r.requests > 0) p99.emplace_back(x(middle), yl(static_cast<double>(r.p99) / 1e3));
         }
         const char* colour = colours[i % std::size(colours)];
         g.polyline(rps, colour, "", s.name, "requests_per_second");

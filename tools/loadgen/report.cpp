@@ -110,13 +110,12 @@ std::string summary::saturation_warning(const options& opts) const {
     char line[256];
     if (busiest() >= busy_limit) {
         std::snprintf(line, sizeof line,
-                      "the load generator was saturated: its busiest thread ran %.0f %% of the window (limit %.0f %%); "
-                      "the figures may be its limit, not the server's (try --shards)",
+                      "load generator saturated: its busiest thread ran %.0f %% of the window (limit %.0f %%)",
                       100 * busiest(), 100 * busy_limit);
         out = line;
     }
     if (open_loop && achieved_ratio(opts) < rate_limit) {
-        std::snprintf(line, sizeof line, "%sthe offered rate was not achieved: %.0f of %.0f requests/s (%.1f %%, below %.0f %%)",
+        std::snprintf(line, sizeof line, "%soffered rate not achieved: %.0f of %.0f requests/s (%.1f %%, below %.0f %%)",
                       out.empty() ? "" : "; ", requests_per_second(), opts.rate, 100 * achieved_ratio(opts),
                       100 * rate_limit);
         out += line;
@@ -160,10 +159,19 @@ void print_summary(const summary& s, const options& opts) {
                 static_cast<unsigned long long>(s.io_errors), static_cast<unsigned long long>(s.connect_errors),
                 static_cast<unsigned long long>(s.unanswered), s.first_error.empty() ? "" : "; first: ",
                 s.first_error.c_str());
+    if (s.server_cpu >= 0) {
+        std::printf("server:    pid %d used %.2f s of CPU in the window = %.1f %% of one CPU, %.2f µs per request\n",
+                    opts.server_pid, s.server_cpu, s.window_seconds > 0 ? 100 * s.server_cpu / s.window_seconds : 0,
+                    s.server_cpu_us_per_request());
+    }
     std::printf("loadgen:   busiest thread %.0f %% of the window", 100 * s.busiest());
     if (s.open_loop) std::printf(", offered rate %.1f %% achieved", 100 * s.achieved_ratio(opts));
     std::printf("\n");
-    if (const std::string w = s.saturation_warning(opts); !w.empty()) std::printf("WARNING:   %s\n", w.c_str());
+    if (const std::string w = s.saturation_warning(opts); !w.empty()) {
+        std::printf("WARNING:   %s: the figures may be the load generator's limit, not the server's (more --shards, "
+                    "or a CPU quota for the server: compare --quota)\n",
+                    w.c_str());
+    }
     if (s.interrupted) std::printf("interrupted: the figures cover the run up to the signal\n");
     std::fflush(stdout);
 }
@@ -202,6 +210,10 @@ bool write_json(const std::string& path, const summary& s, const options& opts) 
                  s.cpu.user, s.cpu.system, r.cpu_us_per_request);
     std::fprintf(f, "  \"writes\": %llu,\n  \"reads\": %llu,\n  \"bytes_read\": %llu,\n", ull(s.writes), ull(s.reads),
                  ull(s.bytes_read));
+    if (s.server_cpu >= 0) {
+        std::fprintf(f, "  \"server_pid\": %d,\n  \"server_cpu_seconds\": %.4f,\n  \"server_cpu_us_per_request\": %.4f,\n",
+                     opts.server_pid, s.server_cpu, s.server_cpu_us_per_request());
+    }
     std::fprintf(f, "  \"loadgen_thread_busy\": [");
     for (std::size_t i = 0; i < s.thread_busy.size(); ++i) std::fprintf(f, "%s%.4f", i ? ", " : "", s.thread_busy[i]);
     const std::string warning = s.saturation_warning(opts);

@@ -48,6 +48,7 @@ struct summary {
     histogram latency;
     histogram send_lag;
     cpu_times cpu;                   // spent by this process during the window
+    double server_cpu = -1;          // --server-pid: its CPU seconds in the window; -1 when not asked
     std::vector<double> thread_busy; // per generator thread: its CPU time in the window / the window
     std::vector<second_row> timeline;
 
@@ -60,6 +61,9 @@ struct summary {
     [[nodiscard]] std::string saturation_warning(const options& opts) const;
 
     [[nodiscard]] std::uint64_t errors() const noexcept { return mismatches + io_errors + connect_errors + unanswered; }
+    [[nodiscard]] double server_cpu_us_per_request() const noexcept {
+        return server_cpu >= 0 && window_responses ? server_cpu * 1e6 / static_cast<double>(window_responses) : 0;
+    }
     [[nodiscard]] double requests_per_second() const noexcept {
         return window_seconds > 0 ? static_cast<double>(window_responses) / window_seconds : 0;
     }

@@ -13,6 +13,7 @@
 
 #include "engine.hpp"
 #include "plot.hpp"
+#include "server_process.hpp"
 #include "udp_engine.hpp"
 
 #include <ringlet/net/resolve.hpp>
@@ -76,6 +77,7 @@ struct monitor {
     bool tty = isatty(STDERR_FILENO) == 1;
     cpu_times at_measure;
     cpu_times at_end;
+    double server_at_measure = 0, server_at_end = 0;  // --server-pid's CPU seconds
     std::vector<double> threads_at_measure, threads_at_end;
     bool measured = false;
     bool ended = false;
@@ -89,6 +91,20 @@ struct monitor {
         std::vector<double> out;
         for (const auto* s : shards) out.push_back(thread_cpu(s->stats));
         return out;
+    }
+
+    double server_cpu() const { return p.opts->server_pid > 0 ? process_cpu_seconds(p.opts->server_pid) : 0; }
+    void sample_measure() {
+        at_measure = cpu_times::now();
+        threads_at_measure = thread_times();
+        server_at_measure = server_cpu();
+        measured = true;
+    }
+    void sample_end() {
+        at_end = cpu_times::now();
+        threads_at_end = thread_times();
+        server_at_end = server_cpu();
+        ended = true;
     }
 
     /// One timeline row from the histograms taken and the counters now.
@@ -113,7 +129,7 @@ struct monitor {
         for (std::size_t i = 0; i < threads.size() && i < prev_threads.size() && dt > 0; ++i) {
             row.loadgen_busy = std::max(row.loadgen_busy, (threads[i] - prev_threads[i]) / dt);
         }
-        if (progress) print(row, dt);
+        if (progress && (dt >= 0.25 || timeline.empty())) print(row, dt);  // not a last sliver of a second
         timeline.push_back(row);
         prev_time = now;
         prev_responses = responses;
@@ -152,14 +168,10 @@ struct monitor {
             if (!slept) co_return;
             const auto now = clock::now();
             if (!measured && now >= p.measure) {
-                at_measure = cpu_times::now();
-                threads_at_measure = thread_times();
-                measured = true;
+                sample_measure();
             }
             if (!ended && now >= p.end) {
-                at_end = cpu_times::now();
-                threads_at_end = thread_times();
-                ended = true;
+                sample_end();
             }
             if (now >= tick) {
                 auto parts = co_await ringlet::invoke_on_all(
@@ -201,7 +213,6 @@ ringlet::task<int> run(const options& opts, std::vector<Shard*>& shards, plan& p
     p.end = p.measure + seconds(opts.duration);
     p.give_up = p.end + seconds(opts.grace);
     monitor<Shard> watch{p, shards, opts.progress};
-    watch.at_measure = cpu_times::now();
     co_await ringlet::when_any(run_everywhere(shards), watch.run());
     const auto finished = clock::now();
     // The last, partial second: the shards have ended, their state is ours to read.
@@ -215,14 +226,9 @@ ringlet::task<int> run(const options& opts, std::vector<Shard*>& shards, plan& p
     // A run cut short (quota, signal) is measured up to where it stopped.
     const auto window_end = std::min(finished, p.end);
     s.window_seconds = window_end > p.measure ? to_seconds(window_end - p.measure) : 0;
-    if (!watch.measured) {
-        watch.at_measure = cpu_times::now();
-        watch.threads_at_measure = watch.thread_times();
-    }
-    if (!watch.ended) {
-        watch.at_end = cpu_times::now();
-        watch.threads_at_end = watch.thread_times();
-    }
+    if (!watch.measured) watch.sample_measure();
+    if (!watch.ended) watch.sample_end();
+    if (opts.server_pid > 0) s.server_cpu = watch.server_at_end - watch.server_at_measure;
     s.cpu = {watch.at_end.user - watch.at_measure.user, watch.at_end.system - watch.at_measure.system};
     for (std::size_t i = 0; i < watch.threads_at_end.size() && i < watch.threads_at_measure.size(); ++i) {
         s.thread_busy.push_back(s.window_seconds > 0

@@ -260,8 +260,10 @@ std::string server_process::wait_ready(const std::string& connect_to, double tim
     return {};
 }
 
-double server_process::ticks_cpu() const {
-    const std::string text = read_text("/proc/" + std::to_string(pid_) + "/stat");
+namespace {
+
+double ticks_cpu(pid_t pid) {
+    const std::string text = read_text("/proc/" + std::to_string(pid) + "/stat");
     const auto close = text.rfind(')');
     if (close == std::string::npos) return 0;
     unsigned long long utime = 0, stime = 0;
@@ -272,8 +274,8 @@ double server_process::ticks_cpu() const {
     return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-double server_process::schedstat_cpu() const {
-    const std::string tasks = "/proc/" + std::to_string(pid_) + "/task";
+double schedstat_cpu(pid_t pid) {
+    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
     DIR* dir = ::opendir(tasks.c_str());
     if (!dir) return 0;
     unsigned long long ns = 0;
@@ -285,10 +287,11 @@ double server_process::schedstat_cpu() const {
     return static_cast<double>(ns) / 1e9;
 }
 
-double server_process::cpu_seconds() const {
-    if (pid_ <= 0) return 0;
+}  // namespace
+
+double process_cpu_seconds(pid_t pid) {
     // schedstat is exact but loses a thread that exited; the ticks keep it.
-    const double exact = schedstat_cpu(), ticks = ticks_cpu();
+    const double exact = schedstat_cpu(pid), ticks = ticks_cpu(pid);
     return ticks > exact * 1.05 + 0.02 ? ticks : exact;
 }
 

@@ -13,6 +13,12 @@
 
 namespace loadgen {
 
+/// CPU seconds process `pid` has used, all its threads: the sum of
+/// /proc/PID/task/*/schedstat (exact, but a thread that exited takes its time
+/// with it) unless /proc/PID/stat utime + stime (clock ticks) shows more.
+/// 0 when the process cannot be read.
+double process_cpu_seconds(pid_t pid);
+
 /// Parses a CPU list ("1", "0,2", "2-3"); empty when malformed or out of range.
 std::vector<int> parse_cpu_list(const std::string& text);
 
@@ -65,8 +71,8 @@ public:
     /// `interrupted` became true).
     std::string wait_ready(const std::string& connect_to, double timeout_s, const volatile bool& interrupted,
                            std::string& error);
-    /// CPU seconds the server has used so far (see the file comment of compare.hpp).
-    [[nodiscard]] double cpu_seconds() const;
+    /// CPU seconds the server has used so far (process_cpu_seconds).
+    [[nodiscard]] double cpu_seconds() const { return pid_ > 0 ? process_cpu_seconds(pid_) : 0; }
     /// SIGTERM, then SIGKILL to its process group after `grace_s`; reaps it.
     /// Returns its exit status as a shell reports it (128 + signal when killed),
     /// -1 when none was running.
@@ -77,8 +83,6 @@ public:
 private:
     pid_t pid_ = -1;
     std::string log_;
-    double ticks_cpu() const;
-    double schedstat_cpu() const;
 };
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, closed).
