@@ -6,24 +6,22 @@
 //   build/examples/http_get http://[::1]:8000/big.iso -q > big.iso   # no headers on stderr
 //
 // It resolves and connects with tcp::connect(host, port), sends GET with
-// Host, User-Agent and "Connection: close", and reads the status line and
-// headers with read_line (at most 8 KiB each, 100 headers). The status line
-// and headers are echoed to stderr ("< HTTP/1.1 200 OK"); the body goes to
+// Host, User-Agent and "Connection: close", and reads the response with
+// http::response_reader (ringlet's HTTP/1.1 client side: heads up to 32 KiB
+// and 100 fields, interim 1xx responses skipped). The status line and
+// headers are echoed to stderr ("< HTTP/1.1 200 OK"); the body goes to
 // stdout byte for byte, delimited by Content-Length, by chunked transfer
 // encoding (decoded; trailers are read and dropped), or by the end of the
 // connection. --timeout limits the whole fetch (default 30 s).
 //
 // Exit 0 for a status below 400; 1 for a status of 400 or more (the body is
 // still written), for a response that is malformed or cut short (the message
-// says what was wrong: "bad chunk size line", "body ended after 10 of 20
+// says what was wrong: "malformed chunk size", "body ended after 10 of 20
 // bytes", ...), and when resolving, connecting or the timeout failed; 2 for
 // a bad argument. Only http:// URLs: https_get does TLS.
 #include "http_support.hpp"
 
-#include <ringlet/net/buffered_reader.hpp>
-
-#include <charconv>
-#include <optional>
+#include <ringlet/http/client.hpp>
 
 using namespace example;
 
@@ -43,9 +41,6 @@ status line and headers go to stderr.
 Exits 1 when the status is 400 or more or the response is malformed.
 )";
 
-constexpr std::size_t max_header_line = 8192;
-constexpr std::size_t max_headers = 100;
-
 /// The Host header's value: the authority as the URL gave it.
 std::string host_header(const url& u) {
     std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
@@ -53,158 +48,48 @@ std::string host_header(const url& u) {
     return host;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-        if (lower(a[i]) != lower(b[i])) return false;
-    }
-    return true;
+/// What went wrong while `doing` something, for people.
+std::string failure(const std::string& doing, std::error_code error, std::string_view reason) {
+    if (error == errc::end_of_stream) return "the connection ended while " + doing;
+    if (error == errc::message_too_long) return doing + ": the head is longer than the limit";
+    if (error == errc::timed_out) return doing + ": timed out";
+    if (error == std::errc::bad_message) return doing + ": " + std::string(reason);
+    return doing + ": " + error.message();
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-/// Parses all of `text` as a number in `base`; nullopt otherwise.
-std::optional<std::uint64_t> number(std::string_view text, int base) {
-    std::uint64_t n = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n, base);
-    if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-    return n;
-}
-
-/// What the headers say about the body.
-struct response_head {
-    int status = 0;
-    std::optional<std::uint64_t> content_length;
-    bool chunked = false;
-};
-
-/// Reads one response: status line and headers, then the body to stdout.
-/// Errors are messages for people ("" on success).
+/// Reads one response with http::response_reader: the head (echoed to stderr
+/// unless `quiet`), then the body to stdout. Yields "" or what went wrong.
 template <class Stream>
-class response_reader {
-public:
-    response_reader(Stream& conn, bool quiet) : in_(conn), quiet_(quiet) {}
-
-    task<std::string> read_head(response_head& head) {
-        // Interim 1xx responses (100 Continue, ...) precede the real one.
-        for (;;) {
-            auto status = co_await in_.read_line(max_header_line);
-            if (!status) co_return failure("reading the status line", status.error());
-            if (!quiet_) std::fprintf(stderr, "< %s\n", status->c_str());
-            const std::string_view s = *status;
-            // "HTTP/1.1 200 OK": a version, a space, three digits, then a space or the end.
-            const bool shaped = s.size() >= 12 && s.substr(0, 7) == "HTTP/1." && s[8] == ' ' &&
-                                (s.size() == 12 || s[12] == ' ');
-            auto code = shaped ? number(s.substr(9, 3), 10) : std::nullopt;
-            if (!code || *code < 100 || *code > 599) co_return "malformed status line \"" + *status + "\"";
-            head.status = static_cast<int>(*code);
-            std::string problem = co_await read_headers(head);
-            if (!problem.empty()) co_return problem;
-            if (head.status >= 200) co_return std::string{};
-            head = response_head{};
+task<std::string> read_response(Stream& conn, bool quiet, int& status) {
+    http::response_reader<Stream> in{conn};
+    auto head = co_await in.read_head();
+    if (!head) co_return failure("reading the response head", head.error(), in.last_error_reason());
+    const http::response_head& h = **head;
+    status = h.status();
+    if (!quiet) {
+        std::fprintf(stderr, "< HTTP/1.%d %d %.*s\n", h.version_minor(), h.status(), static_cast<int>(h.reason().size()),
+                     h.reason().data());
+        for (std::size_t i = 0; i < h.headers().size(); ++i) {
+            const auto f = h.headers()[i];
+            std::fprintf(stderr, "< %.*s: %.*s\n", static_cast<int>(f.name.size()), f.name.data(),
+                         static_cast<int>(f.value.size()), f.value.data());
         }
     }
-
-    task<std::string> read_body(const response_head& head) {
-        if (head.status == 204 || head.status == 304) co_return std::string{};
-        if (head.chunked) co_return co_await read_chunked();
-        if (head.content_length) co_return co_await copy_exactly(*head.content_length, "body");
-        co_return co_await copy_to_end();
-    }
-
-private:
-    task<std::string> read_headers(response_head& head) {
-        for (std::size_t count = 0;; ++count) {
-            auto line = co_await in_.read_line(max_header_line);
-            if (!line) co_return failure("reading the headers", line.error());
-            if (line->empty()) co_return std::string{};
-            if (count == max_headers) co_return "more than " + std::to_string(max_headers) + " header lines";
-            if (!quiet_) std::fprintf(stderr, "< %s\n", line->c_str());
-            const std::size_t colon = line->find(':');
-            if (colon == std::string::npos || colon == 0) co_return "malformed header line \"" + *line + "\"";
-            const std::string_view name = std::string_view{*line}.substr(0, colon);
-            const std::string_view value = trim(std::string_view{*line}.substr(colon + 1));
-            if (iequals(name, "Content-Length")) {
-                auto n = number(value, 10);
-                if (!n) co_return "bad Content-Length \"" + std::string(value) + "\"";
-                if (head.content_length && *head.content_length != *n) co_return "conflicting Content-Length headers";
-                head.content_length = n;
-            } else if (iequals(name, "Transfer-Encoding")) {
-                // Only "chunked" (last, as RFC 9112 requires) is understood.
-                const std::size_t comma = value.rfind(',');
-                const std::string_view last = trim(comma == std::string_view::npos ? value : value.substr(comma + 1));
-                if (!iequals(last, "chunked")) co_return "unsupported Transfer-Encoding \"" + std::string(value) + "\"";
-                head.chunked = true;
+    std::uint64_t done = 0;
+    for (;;) {
+        auto piece = co_await in.read_body_some();
+        if (!piece) {
+            if (piece.error() == errc::end_of_stream && h.framing() == http::body_framing::length) {
+                co_return "body ended after " + std::to_string(done) + " of " + std::to_string(h.content_length()) +
+                          " bytes";
             }
+            co_return failure("reading the body", piece.error(), in.last_error_reason());
         }
+        if (piece->empty()) co_return std::string{};
+        std::fwrite(piece->data(), 1, piece->size(), stdout);
+        done += piece->size();
     }
-
-    task<std::string> read_chunked() {
-        for (std::uint64_t index = 0;; ++index) {
-            auto line = co_await in_.read_line(1024);
-            if (!line) co_return failure("reading chunk " + std::to_string(index) + "'s size", line.error());
-            const std::string_view text = *line;
-            const std::string_view digits = trim(text.substr(0, text.find(';')));  // drop chunk extensions
-            auto size = digits.size() <= 15 ? number(digits, 16) : std::nullopt;
-            if (!size) co_return "bad chunk size line \"" + *line + "\"";
-            if (*size == 0) break;
-            std::string problem = co_await copy_exactly(*size, "chunk " + std::to_string(index));
-            if (!problem.empty()) co_return problem;
-            auto end = co_await in_.read_line(2);  // just "\r\n"
-            const bool overlong = (end && !end->empty()) || (!end && end.error() == errc::message_too_long);
-            if (overlong) co_return "chunk " + std::to_string(index) + " is longer than its size line says";
-            if (!end) co_return failure("reading the end of chunk " + std::to_string(index), end.error());
-        }
-        // Trailer fields, up to the empty line that ends the message.
-        for (std::size_t count = 0;; ++count) {
-            auto line = co_await in_.read_line(max_header_line);
-            if (!line) co_return failure("reading the trailers", line.error());
-            if (line->empty()) co_return std::string{};
-            if (count == max_headers) co_return "more than " + std::to_string(max_headers) + " trailer lines";
-        }
-    }
-
-    task<std::string> copy_exactly(std::uint64_t size, std::string what) {
-        std::uint64_t done = 0;
-        while (done < size) {
-            const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf_.size(), size - done));
-            const std::span<std::byte> piece = std::span{buf_}.first(want);
-            auto n = co_await in_.read_some(piece);
-            if (!n) co_return failure("reading the " + what, n.error());
-            if (*n == 0) {
-                co_return what + " ended after " + std::to_string(done) + " of " + std::to_string(size) + " bytes";
-            }
-            std::fwrite(buf_.data(), 1, *n, stdout);
-            done += *n;
-        }
-        co_return std::string{};
-    }
-
-    task<std::string> copy_to_end() {
-        for (;;) {
-            auto n = co_await in_.read_some(buf_);
-            if (!n) co_return failure("reading the body", n.error());
-            if (*n == 0) co_return std::string{};
-            std::fwrite(buf_.data(), 1, *n, stdout);
-        }
-    }
-
-    static std::string failure(const std::string& doing, std::error_code error) {
-        if (error == errc::end_of_stream) return "the connection ended while " + doing;
-        if (error == errc::message_too_long) return doing + ": the line is longer than the limit";
-        if (error == errc::timed_out) return doing + ": timed out";
-        return doing + ": " + error.message();
-    }
-
-    net::buffered_reader<Stream> in_;
-    bool quiet_;
-    std::array<std::byte, 16384> buf_{};
-};
+}
 
 task<int> fetch(const url& target, std::chrono::seconds limit, bool quiet) {
     const clock::time_point deadline = clock::now() + limit;
@@ -223,18 +108,16 @@ task<int> fetch(const url& target, std::chrono::seconds limit, bool quiet) {
         std::fprintf(stderr, "%s: sending the request: %s\n", me, sent.error().message().c_str());
         co_return 1;
     }
-    response_reader<tcp::stream> reader{*conn, quiet};
-    response_head head;
-    std::string problem = co_await reader.read_head(head);
-    if (problem.empty()) problem = co_await reader.read_body(head);
+    int status = 0;
+    std::string problem = co_await read_response(*conn, quiet, status);
     std::fflush(stdout);
     (void)co_await conn->close();
     if (!problem.empty()) {
         std::fprintf(stderr, "%s: %s\n", me, problem.c_str());
         co_return 1;
     }
-    if (head.status >= 400) {
-        std::fprintf(stderr, "%s: the server answered %d\n", me, head.status);
+    if (status >= 400) {
+        std::fprintf(stderr, "%s: the server answered %d\n", me, status);
         co_return 1;
     }
     co_return 0;

@@ -1,6 +1,7 @@
 // What the HTTP clients (http_get, https_get) share: the URL argument.
-// Each reads its response in its own way (http_get checks the framing,
-// https_get relies on TLS close_notify), so that part is not here.
+// Each reads its response in its own way (http_get with
+// http::response_reader, which checks the framing; https_get relies on TLS
+// close_notify), so that part is not here.
 #pragma once
 
 #include "example_support.hpp"
