@@ -11,7 +11,8 @@
 // Commands: PING, ECHO, GET, SET (EX, PX, EXAT, PXAT, NX, XX, GET, KEEPTTL),
 // GETDEL, DEL, EXISTS, INCR, INCRBY, DECR, DECRBY, APPEND, STRLEN, MGET, MSET,
 // EXPIRE, PEXPIRE (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE, FLUSHALL,
-// SELECT 0, INFO (server, clients, memory, keyspace), COMMAND (COUNT, INFO,
+// SELECT 0, INFO (server, clients, memory, keyspace; `INFO shards`: keys per
+// shard), COMMAND (COUNT, INFO,
 // DOCS), CLIENT SETNAME / GETNAME / ID, HELLO 2, CONFIG GET, QUIT — with
 // Redis 7's replies and error texts. Requests are parsed by ringlet::resp
 // with Redis's limits; a protocol error is answered ("-ERR Protocol error:
@@ -135,6 +136,16 @@ void info(std::span<const std::string_view> args, reply_writer& out) {
         text += "# Keyspace\r\n";
         if (keys > 0) {
             text += "db0:keys=" + std::to_string(keys) + ",expires=" + std::to_string(expires) + ",avg_ttl=0\r\n";
+        }
+    }
+    // Not in Redis and not in the default output: keys per shard, asked for by name.
+    if (!all && wants("shards") && !wants("server")) {
+        text += "# Shards\r\n";
+        for (std::size_t i = 0; i < kv::shards().size(); ++i) {
+            const auto& p = kv::shards()[i]->published;
+            text += "shard" + std::to_string(i) + ":keys=" + std::to_string(p.keys.load(std::memory_order_relaxed)) +
+                    ",expires=" + std::to_string(p.expires.load(std::memory_order_relaxed)) +
+                    ",used_memory=" + std::to_string(p.used_bytes.load(std::memory_order_relaxed)) + "\r\n";
         }
     }
     out.bulk(text);
