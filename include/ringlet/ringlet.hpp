@@ -23,6 +23,9 @@
 #include <ringlet/net/stream.hpp>
 #include <ringlet/net/tcp.hpp>
 #include <ringlet/net/udp.hpp>
+#include <ringlet/resp/reply_reader.hpp>
+#include <ringlet/resp/reply_writer.hpp>
+#include <ringlet/resp/request_parser.hpp>
 #include <ringlet/tls/context.hpp>
 #include <ringlet/tls/listener.hpp>
 #include <ringlet/tls/stream.hpp>
