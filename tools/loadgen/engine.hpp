@@ -21,6 +21,8 @@
 
 #include "histogram.hpp"
 #include "options.hpp"
+#include "protocol.hpp"
+#include "secure.hpp"
 
 #include <ringlet/ringlet.hpp>
 #include <ringlet/net/address.hpp>
@@ -35,6 +37,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -75,10 +78,11 @@ private:
 /// The run's timetable and shape, the same for every shard.
 struct plan {
     const options* opts = nullptr;
+    const stream_protocol* proto = nullptr;  // the stream engine's requests and checkers (not --udp)
     ringlet::net::address target;
     unsigned depth = 1;             // most requests in flight per connection
     std::size_t batch = 1;          // most requests per write
-    bool vectored = false;          // large messages: sendmsg straight from the template, no copy
+    bool vectored = false;          // proto->vectored(): sendmsg straight from the template, no copy
     std::int64_t interval_ns = 0;   // rate mode: time between one connection's requests
     clock::time_point start;        // the first scheduled send
     clock::time_point measure;      // start + warmup
@@ -129,14 +133,16 @@ struct connection {
     std::uint64_t quota = UINT64_MAX;      // requests it may send in all
     clock::time_point first_slot;          // rate mode: scheduled time of request 0
     std::uint64_t sent = 0;                // requests handed to the kernel
-    std::uint64_t answered = 0;            // requests whose echo arrived complete and correct
-    std::size_t rx_offset = 0;             // bytes of request `answered` already checked
+    std::uint64_t answered = 0;            // requests whose response arrived complete (and checked)
+    std::unique_ptr<response_checker> checker;  // frames and checks the responses (the protocol's)
+    std::unique_ptr<secure_stream> secure; // --tls: the TLS stream (then `stream` is unused)
+    std::vector<std::byte> rx;             // --tls: what read_some fills
     bool stopping = false;                 // send nothing more
     bool broken = false;                   // an error ended it: close instead of draining
     std::coroutine_handle<> writer_idle;   // the writer, waiting for credit or its next slot
     std::vector<clock::time_point> sent_at;  // closed loop: send time of request seq % depth
-    std::vector<std::byte> tx;             // a batch of messages (small messages)
-    std::vector<iovec> iov;                // a batch as tag + body pairs (large messages)
+    std::vector<std::byte> tx;             // a batch of requests, copied
+    std::vector<iovec> iov;                // a batch as tag + body pairs (vectored echo)
     std::vector<std::array<std::byte, 8>> tags;  // the tags those iovecs point to
 
     [[nodiscard]] clock::time_point slot(const plan& p, std::uint64_t seq) const noexcept {
@@ -180,7 +186,10 @@ struct stats_common {
 };
 
 struct alignas(64) shard_stats : stats_common {
-    std::uint64_t unanswered = 0;  // requests sent and never answered
+    std::uint64_t unanswered = 0;     // requests sent and never answered
+    std::uint64_t bad_responses = 0;  // well framed but wrong (HTTP >= 400, RESP error replies)
+    std::uint64_t connects = 0;       // --new-connection: connections opened during the run
+    std::map<std::string, std::uint64_t> counts;  // per status / command, from the checkers
 };
 
 struct shard_state {
@@ -188,6 +197,7 @@ struct shard_state {
     const plan* run = nullptr;
     const pattern* bytes = nullptr;
     std::vector<std::unique_ptr<connection>> conns;
+    std::unique_ptr<secure_client> tls;  // --tls: this shard's client context
     shard_stats stats;
 };
 

@@ -16,10 +16,11 @@ namespace {
 
 constexpr const char* usage = R"(usage: ringlet_loadgen ADDRESS [options]
 
-Opens N connections to an echo server at ADDRESS, sends messages of S bytes
-with P in flight per connection (pipelined, written in batches), checks that
-every byte comes back unchanged and in order, and reports requests/s, MB/s,
-latency percentiles and its own CPU time.
+Opens N connections to a server at ADDRESS, sends requests with P in flight
+per connection (pipelined, written in batches), frames and checks every
+response, and reports requests/s, MB/s, latency percentiles, a per-second
+timeline and its own CPU time. Modes: echo (default: messages of S bytes
+that must come back unchanged and in order), udp, http, resp.
 
   ADDRESS             127.0.0.1:8000, [::1]:8000, localhost:8000,
                       unix:/path/to.sock or @abstract-name
@@ -43,6 +44,32 @@ latency percentiles and its own CPU time.
                       its slot sends the next one
   --udp-timeout MS    milliseconds before --udp counts a datagram lost
                       (default 200)
+  --mode M            echo, udp (= --udp), http (= --http), resp (= --resp)
+  --new-connection    stream modes: a new connection for every request
+                      (connect, one request, its response, close): measures
+                      connections per second
+TLS on any stream mode (--tls; full handshakes per second with --new-connection):
+  --tls               TLS 1.2/1.3 (wolfSSL), the server verified
+  --tls-ca FILE       trusted CAs (PEM; default the system's)
+  --tls-sni NAME      the server name sent and verified (needed unless
+                      --tls-insecure)
+  --tls-alpn LIST     ALPN protocols offered, comma separated
+  --tls-ciphers LIST  cipher suites (':' separated, OpenSSL names)
+  --tls-insecure      no certificate verification
+HTTP (--http): every response framed (Content-Length or chunked) and counted
+by status; a status >= 400 is an error. Pipelined to --depth, keep-alive.
+  --method M          GET (default), or POST with a body; any token
+  --path P            the request target (default /)
+  --host H            the Host header (default: ADDRESS as given)
+  --header 'N: V'     an extra header line (repeatable)
+  --body TEXT         a request body (Content-Length set; POST by default)
+  --body-size N       a body of N bytes
+RESP (--resp): SET and GET mixed by ratio; every reply checked (SET: +OK;
+GET: the key's exact value, or a null before it was set).
+  --ratio S:G         SETs to GETs (default 1:10)
+  --keys K            key space (default 10000): key:SSSSSSS:NNNNNNNNNNNN
+  --size S            the value size (default 64)
+
   --json FILE         also write the results as JSON to FILE (with the
                       per-second timeline and the saturation figures)
   --csv FILE          the per-second timeline as CSV: requests, errors,
@@ -136,6 +163,77 @@ bool parse_load_option(options& out, int argc, char** argv, int& i) {
         out.plot = value();
     } else if (arg == "--udp") {
         out.udp = true;
+        out.mode = "udp";
+    } else if (arg == "--mode" || arg == "--http" || arg == "--resp") {
+        const std::string m = arg == "--mode" ? value() : std::string(arg.substr(2));
+        if (m != "echo" && m != "udp" && m != "http" && m != "resp") {
+            fail("--mode \"" + m + "\" is not one of echo, udp, http, resp");
+        }
+        out.mode = m;
+        out.udp = m == "udp";
+    } else if (arg == "--tls") {
+        out.tls = true;
+    } else if (arg == "--tls-ca") {
+        out.tls = true;
+        out.tls_ca = value();
+    } else if (arg == "--tls-sni") {
+        out.tls = true;
+        out.tls_sni = value();
+    } else if (arg == "--tls-alpn") {
+        out.tls = true;
+        out.tls_alpn.clear();
+        const std::string list = value();
+        for (std::size_t from = 0; from <= list.size();) {
+            auto comma = list.find(',', from);
+            if (comma == std::string::npos) comma = list.size();
+            if (comma > from) out.tls_alpn.push_back(list.substr(from, comma - from));
+            from = comma + 1;
+        }
+    } else if (arg == "--tls-ciphers") {
+        out.tls = true;
+        out.tls_ciphers = value();
+    } else if (arg == "--tls-insecure") {
+        out.tls = true;
+        out.tls_insecure = true;
+    } else if (arg == "--new-connection") {
+        out.new_connection = true;
+    } else if (arg == "--method") {
+        out.method = value();
+        for (const char ch : out.method) {
+            if (ch < 'A' || ch > 'Z') fail("--method \"" + out.method + "\" is not an HTTP method (GET, POST, ...)");
+        }
+    } else if (arg == "--path") {
+        out.path = value();
+        if (out.path.empty() || out.path[0] != '/' || out.path.find_first_of(" \r\n") != std::string::npos) {
+            fail("--path \"" + out.path + "\" must start with / and hold no spaces or line breaks");
+        }
+    } else if (arg == "--host") {
+        out.host = value();
+    } else if (arg == "--header") {
+        const std::string h = value();
+        const auto colon = h.find(':');
+        if (colon == std::string::npos || colon == 0 || h.find_first_of("\r\n") != std::string::npos) {
+            fail("--header \"" + h + "\" is not \"Name: value\"");
+        }
+        out.headers.push_back(h);
+    } else if (arg == "--body") {
+        out.body = value();
+    } else if (arg == "--body-size") {
+        out.body = std::string(integer(arg, value(), 0, 16 << 20), 'x');
+    } else if (arg == "--ratio") {
+        const std::string r = value();
+        const auto colon = r.find(':');
+        char* end = nullptr;
+        const unsigned long s = std::strtoul(r.c_str(), &end, 10);
+        const unsigned long g = colon == std::string::npos ? 0 : std::strtoul(r.c_str() + colon + 1, &end, 10);
+        if (colon == std::string::npos || end == r.c_str() + colon + 1 || *end != '\0' || s + g == 0 || s > 1000 ||
+            g > 1000) {
+            fail("--ratio \"" + r + "\" is not SET:GET (e.g. 1:10, 0:1)");
+        }
+        out.set_ratio = static_cast<unsigned>(s);
+        out.get_ratio = static_cast<unsigned>(g);
+    } else if (arg == "--keys") {
+        out.keys = integer(arg, value(), 1, std::uint64_t{1} << 32);
     } else if (arg == "--udp-timeout") {
         out.udp_timeout_ms = number(arg, value(), 1, 60000);
     } else if (arg == "--server-pid") {
@@ -181,6 +279,13 @@ options parse_options(int argc, char** argv) {
 
 void check_load_options(const options& out) {
     if (out.shards > out.connections) fail("--shards is more than --connections");
+    if (out.new_connection && out.udp) fail("--new-connection is for stream modes, not --udp");
+    if (out.tls && out.udp) fail("--tls is for stream modes, not --udp");
+    if (out.tls && !out.tls_insecure && out.tls_sni.empty()) {
+        fail("--tls verifies the server's name: give it with --tls-sni NAME (or --tls-insecure)");
+    }
+    if (out.new_connection && out.depth > 1) fail("--new-connection sends one request per connection: no --depth");
+    if (out.mode == "resp" && out.size > (1 << 20)) fail("--size (the RESP value size) is at most 1 MiB");
     if (out.udp) {
         // Each datagram carries the whole 8-byte tag; 65507 is the most one IPv4 UDP datagram holds.
         if (out.size < 8 || out.size > 65507) fail("--size with --udp must be from 8 to 65507");

@@ -43,7 +43,11 @@ struct rates {
 
 rates rates_of(const summary& s, const options& opts) {
     const double rps = s.requests_per_second();
-    return {rps, rps * static_cast<double>(opts.size) / 1e6,
+    // Echo: the message size each way. Other protocols: the bytes received per response, on average.
+    const double per_response = opts.mode == "echo" || opts.udp || s.total_responses == 0
+                                    ? static_cast<double>(opts.size)
+                                    : static_cast<double>(s.bytes_read) / static_cast<double>(s.total_responses);
+    return {rps, rps * per_response / 1e6,
             s.window_responses ? s.cpu.total() * 1e6 / static_cast<double>(s.window_responses) : 0};
 }
 
@@ -82,6 +86,9 @@ void merge(summary& out, const std::vector<shard_state*>& shards) {
     for (const shard_state* sh : shards) {
         add_common(out, sh->stats);
         out.unanswered += sh->stats.unanswered;
+        out.bad_responses += sh->stats.bad_responses;
+        out.connects += sh->stats.connects;
+        for (const auto& [kind, n] : sh->stats.counts) out.counts[kind] += n;
     }
 }
 
@@ -125,13 +132,14 @@ std::string summary::saturation_warning(const options& opts) const {
 
 void print_summary(const summary& s, const options& opts) {
     const rates r = rates_of(s, opts);
-    std::printf("target %s: %u %s, depth %u, %zu-byte %s, %s, %u shard%s\n", s.target.c_str(), opts.connections,
-                s.udp ? "UDP sockets" : "connections", s.depth, opts.size, s.udp ? "datagrams" : "messages",
-                s.open_loop ? "fixed rate" : "closed loop", opts.shards, opts.shards == 1 ? "" : "s");
+    std::printf("target %s: %u %s, depth %u, %s, %s, %u shard%s%s\n", s.target.c_str(), opts.connections,
+                s.udp ? "UDP sockets" : "connections", s.depth, s.protocol.c_str(),
+                s.open_loop ? "fixed rate" : "closed loop", opts.shards, opts.shards == 1 ? "" : "s",
+                opts.new_connection ? ", a new connection per request" : "");
     if (s.open_loop) std::printf("offered:   %.0f requests/s\n", opts.rate);
-    std::printf("requests:  %llu in %.2f s = %.0f requests/s, %.2f MB/s each way\n",
+    std::printf("requests:  %llu in %.2f s = %.0f requests/s, %.2f MB/s %s\n",
                 static_cast<unsigned long long>(s.window_responses), s.window_seconds, r.requests_per_second,
-                r.megabytes_per_second);
+                r.megabytes_per_second, opts.mode == "echo" || opts.udp ? "each way" : "received");
     const histogram& h = s.latency;
     std::printf("latency:   p50 %.1f µs  p90 %.1f µs  p99 %.1f µs  p99.9 %.1f µs  max %.1f µs  mean %.1f µs (%s)\n",
                 us(h.quantile(0.5)), us(h.quantile(0.9)), us(h.quantile(0.99)), us(h.quantile(0.999)), us(h.max()),
@@ -154,11 +162,20 @@ void print_summary(const summary& s, const options& opts) {
                     s.writes ? static_cast<double>(s.total_sent) / static_cast<double>(s.writes) : 0,
                     s.reads ? static_cast<double>(s.bytes_read) / static_cast<double>(s.reads) : 0);
     }
-    std::printf("errors:    %llu (mismatched %llu, I/O %llu, connect %llu, unanswered %llu)%s%s\n",
+    if (!s.counts.empty()) {
+        std::printf("responses:");
+        for (const auto& [kind, n] : s.counts) std::printf("  %s: %llu", kind.c_str(), static_cast<unsigned long long>(n));
+        std::printf("\n");
+    }
+    if (opts.new_connection) {
+        std::printf("connects:  %llu connections opened (%.0f per second)\n", static_cast<unsigned long long>(s.connects),
+                    s.window_seconds > 0 ? static_cast<double>(s.window_responses) / s.window_seconds : 0);
+    }
+    std::printf("errors:    %llu (mismatched %llu, I/O %llu, connect %llu, unanswered %llu, bad answers %llu)%s%s\n",
                 static_cast<unsigned long long>(s.errors()), static_cast<unsigned long long>(s.mismatches),
                 static_cast<unsigned long long>(s.io_errors), static_cast<unsigned long long>(s.connect_errors),
-                static_cast<unsigned long long>(s.unanswered), s.first_error.empty() ? "" : "; first: ",
-                s.first_error.c_str());
+                static_cast<unsigned long long>(s.unanswered), static_cast<unsigned long long>(s.bad_responses),
+                s.first_error.empty() ? "" : "; first: ", s.first_error.c_str());
     if (s.server_cpu >= 0) {
         std::printf("server:    pid %d used %.2f s of CPU in the window = %.1f %% of one CPU, %.2f µs per request\n",
                     opts.server_pid, s.server_cpu, s.window_seconds > 0 ? 100 * s.server_cpu / s.window_seconds : 0,
@@ -190,7 +207,17 @@ bool write_json(const std::string& path, const summary& s, const options& opts) 
                  s.depth, opts.size, opts.shards);
     std::fprintf(f, "  \"mode\": \"%s\",\n  \"offered_rate\": %.1f,\n", s.open_loop ? "fixed_rate" : "closed_loop",
                  opts.rate);
-    std::fprintf(f, "  \"protocol\": \"%s\",\n", s.udp ? "udp" : "stream");
+    std::fprintf(f, "  \"protocol\": \"%s\",\n  \"protocol_mode\": \"%s\",\n  \"requests\": %s,\n", s.udp ? "udp" : "stream",
+                 opts.mode.c_str(), json_string(s.protocol).c_str());
+    std::fprintf(f, "  \"response_counts\": {");
+    bool first_count = true;
+    for (const auto& [kind, n] : s.counts) {
+        std::fprintf(f, "%s%s: %llu", first_count ? "" : ", ", json_string(kind).c_str(), static_cast<unsigned long long>(n));
+        first_count = false;
+    }
+    std::fprintf(f, "},\n  \"bad_responses\": %llu,\n  \"new_connection\": %s,\n  \"connects\": %llu,\n",
+                 static_cast<unsigned long long>(s.bad_responses), opts.new_connection ? "true" : "false",
+                 static_cast<unsigned long long>(s.connects));
     if (s.udp) {
         std::fprintf(f, "  \"udp_timeout_ms\": %.1f,\n  \"lost\": %llu,\n  \"loss_ratio\": %.6f,\n  \"late\": %llu,\n",
                      opts.udp_timeout_ms, ull(s.lost), loss_percent(s) / 100, ull(s.late));

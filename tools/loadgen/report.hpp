@@ -4,6 +4,7 @@
 #include "engine.hpp"
 #include "udp_engine.hpp"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@ struct second_row {
 /// Everything the summary needs, merged over the shards.
 struct summary {
     std::string target;
+    std::string protocol;            // what was sent (stream_protocol::describe)
     unsigned depth = 1;
     bool open_loop = false;
     double window_seconds = 0;       // the measured interval
@@ -40,6 +42,9 @@ struct summary {
     std::uint64_t total_sent = 0;
     std::uint64_t writes = 0, reads = 0, bytes_read = 0;
     std::uint64_t mismatches = 0, io_errors = 0, connect_errors = 0, unanswered = 0;
+    std::uint64_t bad_responses = 0;  // well framed but wrong: HTTP >= 400, RESP error replies
+    std::uint64_t connects = 0;       // --new-connection: connections opened
+    std::map<std::string, std::uint64_t> counts;  // responses per status / command
     bool udp = false;                // --udp: the figures are datagrams
     std::uint64_t lost = 0;          // --udp: datagrams unanswered within the timeout (not errors)
     std::uint64_t late = 0;          // --udp: echoes that came after their datagram was counted lost
@@ -60,7 +65,9 @@ struct summary {
     /// generator's limit: a thread ≥ 90 % busy, or an open-loop rate < 95 % achieved.
     [[nodiscard]] std::string saturation_warning(const options& opts) const;
 
-    [[nodiscard]] std::uint64_t errors() const noexcept { return mismatches + io_errors + connect_errors + unanswered; }
+    [[nodiscard]] std::uint64_t errors() const noexcept {
+        return mismatches + io_errors + connect_errors + unanswered + bad_responses;
+    }
     [[nodiscard]] double server_cpu_us_per_request() const noexcept {
         return server_cpu >= 0 && window_responses ? server_cpu * 1e6 / static_cast<double>(window_responses) : 0;
     }

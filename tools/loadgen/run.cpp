@@ -256,14 +256,18 @@ int run_with(ringlet::runtime& rt, const options& opts, plan& p, const pattern& 
 }  // namespace
 
 int run_load(const options& opts, summary& s) {
-    const pattern bytes{opts.size};
+    const pattern bytes{opts.size};  // --udp's datagrams
+    const std::unique_ptr<stream_protocol> proto = opts.udp ? nullptr : make_protocol(opts);
     plan p;
     p.opts = &opts;
+    p.proto = proto.get();
     p.depth = opts.effective_depth();
-    p.vectored = opts.size > 4096;
+    p.vectored = proto && proto->vectored() && !opts.tls && !opts.new_connection;  // those copy into tx
+    const std::size_t request_size = proto ? proto->max_request_size() : opts.size;
+    s.protocol = proto ? proto->describe() : std::to_string(opts.size) + "-byte datagrams";
     // One write carries every request the window allows, up to 256 KiB (and
     // 512 tag + body pairs: IOV_MAX) so a batch never monopolises the shard.
-    p.batch = std::max<std::size_t>(1, std::min<std::size_t>(p.depth, (256 * 1024) / opts.size));
+    p.batch = std::max<std::size_t>(1, std::min<std::size_t>(p.depth, (256 * 1024) / std::max<std::size_t>(1, request_size)));
     if (p.vectored) p.batch = std::min<std::size_t>(p.batch, 512);
     if (opts.rate > 0) {
         p.interval_ns = std::max<std::int64_t>(1, static_cast<std::int64_t>(1e9 * opts.connections / opts.rate));
