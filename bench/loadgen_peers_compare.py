@@ -4,7 +4,7 @@ wrk (HTTP, /plaintext of nginx with one worker) and redis-benchmark (RESP,
 GET against redis-server), interleaved rounds (tool, ringlet_loadgen, tool,
 ...), the server pinned to CPU 0 and the load generators to CPU 1.
 
-  bench/loadgen_peers_compare.py build-bench/tools/ringlet_loadgen [--rounds 3] [--duration 3]
+  bench/loadgen_peers_compare.py build-bench/tools/ringlet_loadgen [--rounds 3] [--duration 3] [--realtime]
 
 For each scenario it prints, per round, both tools' requests/s and CPU time
 per request (the load generator's own user + system time from wait4, divided
@@ -36,6 +36,7 @@ ap.add_argument('loadgen')
 ap.add_argument('--rounds', type=int, default=3)
 ap.add_argument('--duration', type=float, default=3)
 ap.add_argument('--only', default='')
+ap.add_argument('--realtime', action='store_true', help='SCHED_FIFO 10 for the servers and both generators (root)')
 args = ap.parse_args()
 for tool in ('nginx', 'wrk', 'redis-server', 'redis-benchmark', 'taskset'):
     if not shutil.which(tool):
@@ -60,8 +61,11 @@ def wait_port(port):
     raise SystemExit(f'nothing listens on {port}')
 
 
+rt = ['chrt', '-f', '10'] if args.realtime else []
+
+
 def start(cmd):
-    p = subprocess.Popen(['taskset', '-c', '0'] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    p = subprocess.Popen(rt + ['taskset', '-c', '0'] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
     started.append(p)
     return p
@@ -69,7 +73,7 @@ def start(cmd):
 
 def run_measured(cmd):
     """Runs cmd pinned to CPU 1; returns (stdout, CPU seconds it used)."""
-    p = subprocess.Popen(['taskset', '-c', '1'] + cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(rt + ['taskset', '-c', '1'] + cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = p.stdout.read()
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
