@@ -1,10 +1,11 @@
 // Design notes
 // - Cost per request is what matters: a load generator that spends more CPU
 //   per request than the server measures itself. So a writer sends every
-//   request it may send in one send (or one sendmsg for large messages,
-//   straight from the shared template), a reader takes up to 64 KiB per recv
-//   and checks and times every message in it, clock::now() is read once per
-//   batch or read, and nothing is allocated after connecting. What is left is
+//   request it may send in one send (or one sendmsg for large echo messages,
+//   straight from the shared template), a reader takes whatever has arrived
+//   and checks and times every response in it, clock::now() is read once per
+//   batch or read, and nothing is allocated after connecting (the HTTP and
+//   RESP checkers copy only a response split across reads). What is left is
 //   the kernel's TCP work (~95 % of the time on loopback), which is the same
 //   per request as an echo server's: expect about the server's CPU per
 //   request, not much less; bench/echo_compare.sh flags rounds in which this

@@ -1,13 +1,19 @@
-// The load generator's engine: connections, their reader and writer tasks,
-// the pacer, and what each shard measures.
+// The load generator's stream engine: connections, their reader and writer
+// tasks, the pacer, and what each shard measures. What is sent and how the
+// responses are framed and checked is the protocol's (protocol.hpp: echo,
+// http, resp); everything else is here, once.
 //
 // Per connection, two tasks share one stream: the writer sends requests in
 // batches (one send / sendmsg for every request it may send now), the reader
-// reads up to 64 KiB at a time, checks the echoed bytes against the expected
-// pattern and records one latency per completed message. Separate tasks, so
-// that a writer blocked on a full socket buffer never stops the reading that
-// would drain it (with depth × size larger than the socket buffers a single
-// read-then-write loop would deadlock against an echo server).
+// reads what has arrived (a multishot receive), hands it to the connection's
+// response_checker and records one latency per completed response. Separate
+// tasks, so that a writer blocked on a full socket buffer never stops the
+// reading that would drain it (with depth × size larger than the socket
+// buffers a single read-then-write loop would deadlock against an echo
+// server). Two variants: --tls runs one task per connection (a TLS stream
+// takes one operation at a time: write what may be sent, then read), and
+// --new-connection one task that connects, sends one request, reads its
+// response and closes, for every request.
 //
 // Ending: at the end of the timetable (or a connection's quota) the writer
 // shuts down its sending side; the server echoes what is in flight and closes,
@@ -195,7 +201,6 @@ struct alignas(64) shard_stats : stats_common {
 struct shard_state {
     unsigned index = 0;
     const plan* run = nullptr;
-    const pattern* bytes = nullptr;
     std::vector<std::unique_ptr<connection>> conns;
     std::unique_ptr<secure_client> tls;  // --tls: this shard's client context
     shard_stats stats;

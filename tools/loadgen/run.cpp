@@ -22,6 +22,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <type_traits>
 
 namespace loadgen {
 namespace {
@@ -247,7 +248,7 @@ int run_with(ringlet::runtime& rt, const options& opts, plan& p, const pattern& 
         owned.push_back(std::make_unique<Shard>());
         owned.back()->index = i;
         owned.back()->run = &p;
-        owned.back()->bytes = &bytes;
+        if constexpr (std::is_same_v<Shard, udp_shard_state>) owned.back()->bytes = &bytes;
         shards.push_back(owned.back().get());
     }
     return rt.run([&]() { return run(opts, shards, p, s); });
