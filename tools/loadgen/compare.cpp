@@ -228,6 +228,11 @@ run_record run_one(const compare_options& c, int side, unsigned round, const cpu
     r.server_cpu = server.cpu_seconds() - before;
     r.server_exit = server.stop(c.stop_grace);
     if (r.s.interrupted) interrupted = true;
+    // Killed by the SIGTERM itself (no handler) is a way to stop; anything else is a failure.
+    if (r.server_exit > 0 && r.server_exit != 128 + SIGTERM && r.status == 0) {
+        r.status = 1;
+        r.failure = c.name[side] + " exited " + std::to_string(r.server_exit) + " on SIGTERM (its output: " + how.log + ")";
+    }
     if (r.status != 0 && r.failure.empty()) {
         r.failure = r.s.first_error.empty() ? "the load generator reported errors" : r.s.first_error;
     }
@@ -319,11 +324,12 @@ void print_run(const compare_options& c, int side, unsigned round, const run_rec
     }
     const std::string warning = r.s.saturation_warning(c.load);
     std::printf("round %u %s (%s): %s requests/s, p99 %.1f µs, server %.2f µs CPU/request (%.0f %% busy), "
-                "loadgen busiest thread %.0f %%%s%s\n",
+                "loadgen busiest thread %.0f %%%s%s%s\n",
                 round, side == 0 ? "A" : "B", c.name[side].c_str(), with_commas(r.s.requests_per_second()).c_str(),
                 static_cast<double>(r.s.latency.quantile(0.99)) / 1e3, r.cpu_per_request_us(),
                 r.wall > 0 ? 100 * r.server_cpu / r.wall : 0, 100 * r.s.busiest(), warning.empty() ? "" : " [SATURATED]",
-                r.status != 0 ? (" [ERRORS: " + r.failure + "]").c_str() : "");
+                r.s.interrupted ? " [interrupted]" : r.status != 0 ? (" [ERRORS: " + r.failure + "]").c_str() : "",
+                r.server_exit > 0 ? (" [the server exited " + std::to_string(r.server_exit) + " on SIGTERM]").c_str() : "");
     std::fflush(stdout);
 }
 
