@@ -175,6 +175,10 @@ struct run_record {
     [[nodiscard]] double cpu_per_request_us() const {
         return s.total_responses ? server_cpu * 1e6 / static_cast<double>(s.total_responses) : 0;
     }
+    /// --udp: datagrams unanswered within the timeout / datagrams sent.
+    [[nodiscard]] double loss_ratio() const {
+        return s.total_sent ? static_cast<double>(s.lost) / static_cast<double>(s.total_sent) : 0;
+    }
     [[nodiscard]] double loadgen_cpu_per_request_us() const {
         return s.window_responses ? s.cpu.total() * 1e6 / static_cast<double>(s.window_responses) : 0;
     }
@@ -324,10 +328,13 @@ void print_run(const compare_options& c, int side, unsigned round, const run_rec
     }
     const std::string warning = r.s.saturation_warning(c.load);
     std::printf("round %u %s (%s): %s requests/s, p99 %.1f µs, server %.2f µs CPU/request (%.0f %% busy), "
-                "loadgen busiest thread %.0f %%%s%s%s\n",
+                "loadgen busiest thread %.0f %%%s%s%s%s\n",
                 round, side == 0 ? "A" : "B", c.name[side].c_str(), with_commas(r.s.requests_per_second()).c_str(),
                 static_cast<double>(r.s.latency.quantile(0.99)) / 1e3, r.cpu_per_request_us(),
-                r.wall > 0 ? 100 * r.server_cpu / r.wall : 0, 100 * r.s.busiest(), warning.empty() ? "" : " [SATURATED]",
+                r.wall > 0 ? 100 * r.server_cpu / r.wall : 0, 100 * r.s.busiest(),
+                c.load.udp ? (", loss " + fmt(100 * r.loss_ratio(), "%.2f") + " %" + (r.loss_ratio() > 0.01 ? " [LOSSY]" : "")).c_str()
+                           : "",
+                warning.empty() ? "" : " [SATURATED]",
                 r.s.interrupted ? " [interrupted]" : r.status != 0 ? (" [ERRORS: " + r.failure + "]").c_str() : "",
                 r.server_exit > 0 ? (" [the server exited " + std::to_string(r.server_exit) + " on SIGTERM]").c_str() : "");
     std::fflush(stdout);
@@ -352,7 +359,8 @@ std::string run_json(const compare_options& c, const run_record& r) {
                   warning.empty() ? "false" : "true", static_cast<double>(h.quantile(0.5)) / 1e3,
                   static_cast<double>(h.quantile(0.9)) / 1e3, static_cast<double>(h.quantile(0.99)) / 1e3,
                   static_cast<double>(h.quantile(0.999)) / 1e3, static_cast<double>(h.max()) / 1e3, r.server_exit);
-    return std::string(text) + "\"saturation_warning\": " + json_string(warning) +
+    return std::string(text) + "\"lost\": " + std::to_string(r.s.lost) + ", \"loss_ratio\": " + std::to_string(r.loss_ratio()) +
+           ", \"saturation_warning\": " + json_string(warning) +
            ", \"failure\": " + json_string(r.failure) + ", \"timeline\": " + timeline_json(r.s.timeline, "        ") + "}";
 }
 
