@@ -1,10 +1,11 @@
 // Design notes
 // - Cost per request is what matters: a load generator that spends more CPU
 //   per request than the server measures itself. So a writer sends every
-//   request it may send in one send (or one sendmsg for large messages,
-//   straight from the shared template), a reader takes up to 64 KiB per recv
-//   and checks and times every message in it, clock::now() is read once per
-//   batch or read, and nothing is allocated after connecting. What is left is
+//   request it may send in one send (or one sendmsg for large echo messages,
+//   straight from the shared template), a reader takes whatever has arrived
+//   and checks and times every response in it, clock::now() is read once per
+//   batch or read, and nothing is allocated after connecting (the HTTP and
+//   RESP checkers copy only a response split across reads). What is left is
 //   the kernel's TCP work (~95 % of the time on loopback), which is the same
 //   per request as an echo server's: expect about the server's CPU per
 //   request, not much less; bench/echo_compare.sh flags rounds in which this
@@ -25,6 +26,8 @@
 
 #include <algorithm>
 #include <cstring>
+
+#include <pthread.h>
 
 namespace loadgen {
 
@@ -83,11 +86,31 @@ std::uint64_t plan::due(clock::time_point first, std::uint64_t quota, clock::tim
     return std::min(quota, static_cast<std::uint64_t>(since / interval_ns) + 1);
 }
 
-namespace {
+void stats_common::note_thread() noexcept {
+    has_cpu_clock = pthread_getcpuclockid(pthread_self(), &cpu_clock) == 0;
+}
 
+namespace {
 
 bool is_unix(const net::address& a) {
     return a.family() == net::address_family::unix_path || a.family() == net::address_family::unix_abstract;
+}
+
+/// A new stream to the target (TCP with TCP_NODELAY, or unix), within 5 s.
+ringlet::task<ringlet::result<net::stream>> open_stream(const plan& p) {
+    if (is_unix(p.target)) {
+        ringlet::local::connect_options how;
+        how.timeout = 5s;
+        auto r = co_await ringlet::local::connect(p.target, how);
+        if (!r) co_return ringlet::unexpected{r.error()};
+        co_return std::move(*r);
+    }
+    ringlet::tcp::connect_options how;
+    how.timeout = 5s;
+    auto r = co_await ringlet::tcp::connect(p.target, how);
+    if (!r) co_return ringlet::unexpected{r.error()};
+    (void)r->set_nodelay(true);  // each batch leaves at once, as a latency-minded client's would
+    co_return std::move(*r);
 }
 
 /// Requests the writer may send at `now`: due by the timetable (rate mode) or
@@ -135,7 +158,7 @@ ringlet::task<ringlet::result<void>> send_contiguous(shard_state& s, connection&
 
 ringlet::task<void> writer(shard_state& s, connection& c) {
     const plan& p = *s.run;
-    const pattern& bytes = *s.bytes;
+    const stream_protocol& proto = *p.proto;
     for (;;) {
         if (c.stopping || c.sent >= c.quota) break;
         const auto now = clock::now();
@@ -144,6 +167,7 @@ ringlet::task<void> writer(shard_state& s, connection& c) {
             co_await writer_idle<connection>{c};
             continue;
         }
+        std::size_t batch_bytes = 0;
         for (std::uint64_t i = 0; i < n; ++i) {
             const std::uint64_t seq = c.sent + i;
             if (p.open_loop()) {
@@ -153,12 +177,9 @@ ringlet::task<void> writer(shard_state& s, connection& c) {
                 c.sent_at[seq % p.depth] = now;
             }
             if (p.vectored) {
-                const std::uint64_t t = pattern::tag(c.id, seq);
-                for (std::size_t k = 0; k < 8; ++k) c.tags[i][k] = static_cast<std::byte>(t >> (8 * k));
-                c.iov[2 * i] = {c.tags[i].data(), bytes.tag_size()};
-                c.iov[2 * i + 1] = {const_cast<std::byte*>(bytes.body(seq)), bytes.size() - bytes.tag_size()};
+                (void)proto.request_iov(&c.iov[2 * i], c.tags[i], c.id, seq);
             } else {
-                bytes.write(c.tx.data() + i * bytes.size(), c.id, seq);
+                batch_bytes += proto.write_request(c.tx.data() + batch_bytes, c.id, seq);
             }
         }
         c.sent += n;
@@ -168,7 +189,7 @@ ringlet::task<void> writer(shard_state& s, connection& c) {
         if (p.vectored) {
             sent = co_await send_vectored(s, c, 2 * n);
         } else {
-            sent = co_await send_contiguous(s, c, n * bytes.size());
+            sent = co_await send_contiguous(s, c, batch_bytes);
         }
         if (!sent) {
             if (sent.error() != ringlet::errc::operation_canceled && !c.broken) {
@@ -184,34 +205,27 @@ ringlet::task<void> writer(shard_state& s, connection& c) {
     (void)shut;
 }
 
-/// Checks and times the echoed bytes; false on a byte that does not match.
+/// Frames, checks and times the response bytes (the protocol's checker);
+/// false when they break the connection (its error is noted).
 bool consume(shard_state& s, connection& c, const std::byte* data, std::size_t n, clock::time_point now) {
     const plan& p = *s.run;
-    const pattern& bytes = *s.bytes;
-    const std::size_t size = bytes.size();
-    std::uint64_t completed = 0;
-    while (n > 0) {
-        if (c.answered == c.sent) return false;  // more bytes than were sent
-        const std::size_t take = std::min(n, size - c.rx_offset);
-        const std::size_t good = bytes.check(c.id, c.answered, c.rx_offset, data, take);
-        if (good < take) {
-            c.rx_offset += good;  // where the first wrong byte sits, for the error message
-            return false;
-        }
-        data += take;
-        n -= take;
-        c.rx_offset += take;
-        if (c.rx_offset < size) break;
+    const feed_result r = c.checker->feed({data, n}, c.answered, c.sent - c.answered);
+    for (std::uint64_t k = 0; k < r.completed; ++k, ++c.answered) {
         const auto started = p.open_loop() ? c.slot(p, c.answered) : c.sent_at[c.answered % p.depth];
-        if (started >= p.measure) s.stats.latency.record(static_cast<std::uint64_t>((now - started).count()));
-        c.rx_offset = 0;
-        ++c.answered;
-        ++completed;
+        s.stats.record_latency(p, started, now);
     }
-    s.stats.total_responses += completed;
+    s.stats.total_responses += r.completed;
     s.stats.live_responses.store(s.stats.total_responses, std::memory_order_relaxed);
-    if (now >= p.measure && now < p.end) s.stats.window_responses += completed;
-    return true;
+    if (now >= p.measure && now < p.end) s.stats.window_responses += r.completed;
+    if (r.bad > 0) {
+        s.stats.bad_responses += r.bad - 1;  // note_error counts the first
+        note_error(s.stats, s.stats.bad_responses, r.error);
+    }
+    if (r.broken) {
+        c.broken = true;
+        note_error(s.stats, s.stats.mismatches, r.error);
+    }
+    return !r.broken;
 }
 
 ringlet::task<void> reader(shard_state& s, connection& c) {
@@ -240,14 +254,7 @@ ringlet::task<void> reader(shard_state& s, connection& c) {
         ++s.stats.reads;
         s.stats.bytes_read += got->size();
         const auto now = clock::now();
-        if (!consume(s, c, got->data(), got->size(), now)) {
-            c.broken = true;
-            note_error(s.stats, s.stats.mismatches,
-                       "connection " + std::to_string(c.id) + ": the echo of request " + std::to_string(c.answered) +
-                           " differs at byte " + std::to_string(c.rx_offset) +
-                           (c.answered == c.sent ? " (more bytes came back than were sent)" : ""));
-            break;
-        }
+        if (!consume(s, c, got->data(), got->size(), now)) break;
         if (now >= p.end) c.stopping = true;
         wake(c);
     }
@@ -257,9 +264,170 @@ ringlet::task<void> reader(shard_state& s, connection& c) {
     if (c.broken) (void)co_await c.stream.close();
 }
 
+/// --new-connection: for each request (when the timetable says, in rate
+/// mode) connect, send it, read its response, close. Latency counts from the
+/// (scheduled) start, so it includes the connect.
+ringlet::task<void> churn(shard_state& s, connection& c) {
+    const plan& p = *s.run;
+    const stream_protocol& proto = *p.proto;
+    for (;;) {
+        if (c.stopping || c.sent >= c.quota) break;
+        const auto now = clock::now();
+        if (p.due(c.first_slot, c.quota, now) <= c.sent) {
+            co_await writer_idle<connection>{c};
+            continue;
+        }
+        const std::uint64_t seq = c.sent;
+        if (p.open_loop()) {
+            if (c.slot(p, seq) >= p.measure) s.stats.send_lag.record(static_cast<std::uint64_t>((now - c.slot(p, seq)).count()));
+        } else {
+            c.sent_at[seq % p.depth] = now;
+        }
+        ++c.sent;
+        ++s.stats.total_sent;
+        auto opened = co_await open_stream(p);
+        if (!opened) {
+            if (opened.error() == ringlet::errc::operation_canceled) break;
+            note_error(s.stats, s.stats.connect_errors, net::describe_error("connect", p.target, opened.error()));
+            ++c.answered;  // counted as a connect error, not as unanswered
+            continue;
+        }
+        ++s.stats.connects;
+        if (s.tls) {
+            auto secured = co_await s.tls->handshake(std::move(*opened));
+            if (!secured) {
+                if (secured.error() == ringlet::errc::operation_canceled) break;
+                note_error(s.stats, s.stats.connect_errors, s.tls->describe(secured.error()));
+                ++c.answered;
+                continue;
+            }
+            c.secure = std::move(*secured);
+        } else {
+            c.stream = std::move(*opened);
+        }
+        c.checker->add_counts(s.stats.counts);  // the last connection's, before a fresh checker
+        c.checker = proto.make_checker(c.id);
+        const std::size_t size = proto.write_request(c.tx.data(), c.id, seq);
+        const std::span<const std::byte> request{c.tx.data(), size};
+        ringlet::result<void> sent;
+        if (c.secure) {
+            sent = co_await c.secure->write_all(request);
+        } else {
+            sent = co_await c.stream.write_all(request);
+            (void)c.stream.set_receive_mode(net::receive_mode::multishot);
+        }
+        if (sent) ++s.stats.writes;
+        while (sent && c.answered <= seq) {
+            // One read: a lease from receive(), or read_some into rx under TLS.
+            ringlet::result<std::span<const std::byte>> got{std::span<const std::byte>{}};
+            if (c.secure) {
+                auto n = co_await c.secure->read_some(c.rx);
+                if (n) got = std::span<const std::byte>{c.rx.data(), *n};
+                else got = ringlet::unexpected{n.error()};
+            } else {
+                auto lease = co_await c.stream.receive();
+                if (lease) got = std::span<const std::byte>{lease->data(), lease->size()};
+                else got = ringlet::unexpected{lease.error()};
+                if (lease && !lease->empty()) {
+                    ++s.stats.reads;
+                    s.stats.bytes_read += lease->size();
+                    if (!consume(s, c, lease->data(), lease->size(), clock::now())) c.answered = seq + 1;
+                    continue;
+                }
+            }
+            if (!got || got->empty()) {
+                if (!got && got.error() == ringlet::errc::operation_canceled) break;
+                note_error(s.stats, s.stats.io_errors,
+                           got ? "the server closed a connection before its response" : "recv: " + got.error().message());
+                ++c.answered;
+                break;
+            }
+            ++s.stats.reads;
+            s.stats.bytes_read += got->size();
+            if (!consume(s, c, got->data(), got->size(), clock::now())) c.answered = seq + 1;
+        }
+        if (!sent && sent.error() != ringlet::errc::operation_canceled) {
+            note_error(s.stats, s.stats.io_errors, "send: " + sent.error().message());
+            c.answered = seq + 1;
+        }
+        if (c.secure) {
+            co_await c.secure->close();
+            c.secure.reset();
+        } else {
+            (void)co_await c.stream.close();
+        }
+        c.broken = false;
+        if (c.answered <= seq) break;  // cancelled
+    }
+}
+
+/// --tls: one task per connection writes what it may send, then reads (a
+/// TLS stream takes one operation at a time). A due request waits while the
+/// task waits for a read; its latency counts from its slot all the same.
+ringlet::task<void> secure_loop(shard_state& s, connection& c) {
+    const plan& p = *s.run;
+    const stream_protocol& proto = *p.proto;
+    for (;;) {
+        const auto now = clock::now();
+        const std::uint64_t n = c.stopping || c.sent >= c.quota ? 0 : sendable(p, c, now);
+        if (n > 0) {
+            std::size_t bytes = 0;
+            for (std::uint64_t i = 0; i < n; ++i) {
+                const std::uint64_t seq = c.sent + i;
+                if (p.open_loop()) {
+                    const auto slot = c.slot(p, seq);
+                    if (slot >= p.measure) s.stats.send_lag.record(static_cast<std::uint64_t>((now - slot).count()));
+                } else {
+                    c.sent_at[seq % p.depth] = now;
+                }
+                bytes += proto.write_request(c.tx.data() + bytes, c.id, seq);
+            }
+            c.sent += n;
+            s.stats.total_sent += n;
+            auto written = co_await c.secure->write_all(std::span<const std::byte>{c.tx.data(), bytes});
+            if (!written) {
+                if (written.error() != ringlet::errc::operation_canceled) {
+                    note_error(s.stats, s.stats.io_errors, "TLS send: " + written.error().message());
+                }
+                break;
+            }
+            ++s.stats.writes;
+            continue;
+        }
+        if (c.answered < c.sent) {
+            auto got = co_await c.secure->read_some(c.rx);
+            if (!got || *got == 0) {
+                if (!got && got.error() == ringlet::errc::operation_canceled) break;
+                note_error(s.stats, s.stats.io_errors,
+                           got ? "the server closed a connection with requests in flight" : "TLS recv: " + got.error().message());
+                break;
+            }
+            ++s.stats.reads;
+            s.stats.bytes_read += *got;
+            const auto at = clock::now();
+            if (!consume(s, c, c.rx.data(), *got, at)) break;
+            if (at >= p.end) c.stopping = true;
+            continue;
+        }
+        if (c.stopping || c.sent >= c.quota) break;
+        co_await writer_idle<connection>{c};
+    }
+    c.stopping = true;
+    co_await c.secure->close();
+    c.secure.reset();
+}
+
 ringlet::task<void> all_connections(shard_state& s) {
     ringlet::task_group group;
     for (auto& c : s.conns) {
+        if (s.run->opts->new_connection) {
+            group.spawn(churn(s, *c));
+            continue;
+        }
+        if (c->secure) {
+            group.spawn(secure_loop(s, *c));
+            continue;
+        }
         group.spawn(reader(s, *c));
         group.spawn(writer(s, *c));
     }
@@ -307,36 +475,44 @@ ringlet::task<bool> connect_shard(shard_state& s) {
     const plan& p = *s.run;
     const options& opts = *p.opts;
     const unsigned shards = opts.shards;
+    s.stats.note_thread();
+    if (opts.tls) {
+        std::string error;
+        s.tls = make_secure_client(opts, error);
+        if (!s.tls) {
+            note_error(s.stats, s.stats.connect_errors, "--tls: " + error);
+            co_return false;
+        }
+    }
     for (std::uint64_t id = s.index; id < opts.connections; id += shards) {
         auto c = std::make_unique<connection>();
         c->id = id;
-        if (is_unix(p.target)) {
-            ringlet::local::connect_options how;
-            how.timeout = 5s;
-            auto r = co_await ringlet::local::connect(p.target, how);
+        if (!opts.new_connection) {  // --new-connection: churn() connects for each request
+            auto r = co_await open_stream(p);
             if (!r) {
                 note_error(s.stats, s.stats.connect_errors, net::describe_error("connect", p.target, r.error()));
                 co_return false;
             }
-            c->stream = std::move(*r);
-        } else {
-            ringlet::tcp::connect_options how;
-            how.timeout = 5s;
-            auto r = co_await ringlet::tcp::connect(p.target, how);
-            if (!r) {
-                note_error(s.stats, s.stats.connect_errors, net::describe_error("connect", p.target, r.error()));
-                co_return false;
+            if (s.tls) {
+                auto secured = co_await s.tls->handshake(std::move(*r));
+                if (!secured) {
+                    note_error(s.stats, s.stats.connect_errors, s.tls->describe(secured.error()));
+                    co_return false;
+                }
+                c->secure = std::move(*secured);
+            } else {
+                c->stream = std::move(*r);
             }
-            (void)r->set_nodelay(true);  // each batch leaves at once, as a latency-minded client's would
-            c->stream = std::move(*r);
         }
+        if (s.tls) c->rx.resize(64 * 1024);
         if (!p.open_loop()) c->sent_at.resize(p.depth);
         if (p.vectored) {
             c->iov.resize(2 * p.batch);
             c->tags.resize(p.batch);
         } else {
-            c->tx.resize(p.batch * opts.size);
+            c->tx.resize(p.batch * p.proto->max_request_size());
         }
+        c->checker = p.proto->make_checker(c->id);
         s.conns.push_back(std::move(c));
     }
     co_return true;
@@ -355,6 +531,7 @@ ringlet::task<void> run_shard(shard_state& s) {
     (void)outcome;
     for (auto& c : s.conns) {
         s.stats.unanswered += c->sent - c->answered;
+        c->checker->add_counts(s.stats.counts);
         if (c->stream.is_open()) (void)co_await c->stream.close();
     }
     if (s.stats.unanswered > 0) {

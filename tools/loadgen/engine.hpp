@@ -1,13 +1,19 @@
-// The load generator's engine: connections, their reader and writer tasks,
-// the pacer, and what each shard measures.
+// The load generator's stream engine: connections, their reader and writer
+// tasks, the pacer, and what each shard measures. What is sent and how the
+// responses are framed and checked is the protocol's (protocol.hpp: echo,
+// http, resp); everything else is here, once.
 //
 // Per connection, two tasks share one stream: the writer sends requests in
 // batches (one send / sendmsg for every request it may send now), the reader
-// reads up to 64 KiB at a time, checks the echoed bytes against the expected
-// pattern and records one latency per completed message. Separate tasks, so
-// that a writer blocked on a full socket buffer never stops the reading that
-// would drain it (with depth × size larger than the socket buffers a single
-// read-then-write loop would deadlock against an echo server).
+// reads what has arrived (a multishot receive), hands it to the connection's
+// response_checker and records one latency per completed response. Separate
+// tasks, so that a writer blocked on a full socket buffer never stops the
+// reading that would drain it (with depth × size larger than the socket
+// buffers a single read-then-write loop would deadlock against an echo
+// server). Two variants: --tls runs one task per connection (a TLS stream
+// takes one operation at a time: write what may be sent, then read), and
+// --new-connection one task that connects, sends one request, reads its
+// response and closes, for every request.
 //
 // Ending: at the end of the timetable (or a connection's quota) the writer
 // shuts down its sending side; the server echoes what is in flight and closes,
@@ -21,6 +27,8 @@
 
 #include "histogram.hpp"
 #include "options.hpp"
+#include "protocol.hpp"
+#include "secure.hpp"
 
 #include <ringlet/ringlet.hpp>
 #include <ringlet/net/address.hpp>
@@ -28,11 +36,14 @@
 
 #include <sys/uio.h>
 
+#include <ctime>
+
 #include <array>
 #include <atomic>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -73,10 +84,11 @@ private:
 /// The run's timetable and shape, the same for every shard.
 struct plan {
     const options* opts = nullptr;
+    const stream_protocol* proto = nullptr;  // the stream engine's requests and checkers (not --udp)
     ringlet::net::address target;
     unsigned depth = 1;             // most requests in flight per connection
     std::size_t batch = 1;          // most requests per write
-    bool vectored = false;          // large messages: sendmsg straight from the template, no copy
+    bool vectored = false;          // proto->vectored(): sendmsg straight from the template, no copy
     std::int64_t interval_ns = 0;   // rate mode: time between one connection's requests
     clock::time_point start;        // the first scheduled send
     clock::time_point measure;      // start + warmup
@@ -127,14 +139,16 @@ struct connection {
     std::uint64_t quota = UINT64_MAX;      // requests it may send in all
     clock::time_point first_slot;          // rate mode: scheduled time of request 0
     std::uint64_t sent = 0;                // requests handed to the kernel
-    std::uint64_t answered = 0;            // requests whose echo arrived complete and correct
-    std::size_t rx_offset = 0;             // bytes of request `answered` already checked
+    std::uint64_t answered = 0;            // requests whose response arrived complete (and checked)
+    std::unique_ptr<response_checker> checker;  // frames and checks the responses (the protocol's)
+    std::unique_ptr<secure_stream> secure; // --tls: the TLS stream (then `stream` is unused)
+    std::vector<std::byte> rx;             // --tls: what read_some fills
     bool stopping = false;                 // send nothing more
     bool broken = false;                   // an error ended it: close instead of draining
     std::coroutine_handle<> writer_idle;   // the writer, waiting for credit or its next slot
     std::vector<clock::time_point> sent_at;  // closed loop: send time of request seq % depth
-    std::vector<std::byte> tx;             // a batch of messages (small messages)
-    std::vector<iovec> iov;                // a batch as tag + body pairs (large messages)
+    std::vector<std::byte> tx;             // a batch of requests, copied
+    std::vector<iovec> iov;                // a batch as tag + body pairs (vectored echo)
     std::vector<std::array<std::byte, 8>> tags;  // the tags those iovecs point to
 
     [[nodiscard]] clock::time_point slot(const plan& p, std::uint64_t seq) const noexcept {
@@ -142,7 +156,6 @@ struct connection {
     }
 };
 
-/// What one shard measured.
 /// What both engines (TCP here, UDP in udp_engine.hpp) count per shard.
 struct stats_common {
     std::atomic<std::uint64_t> live_responses{0};  // every verified response so far
@@ -162,17 +175,34 @@ struct stats_common {
     std::string first_error;
     histogram latency;                   // from the (scheduled) send to the last byte of the echo
     histogram send_lag;                  // rate mode: actual send − scheduled send
+    histogram second;                    // latencies of the responses since the monitor last took them
+                                         // (every phase): the per-second timeline; see take_second
+    clockid_t cpu_clock{};               // this shard thread's CPU clock (read by the monitor)
+    bool has_cpu_clock = false;
+
+    /// Records the latency of one response that arrived at `now`: always in
+    /// the timeline, in the run's histogram when it started inside the window.
+    void record_latency(const plan& p, clock::time_point started, clock::time_point now) noexcept {
+        const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, (now - started).count()));
+        second.record(ns);
+        if (started >= p.measure) latency.record(ns);
+    }
+    /// Notes this thread's CPU clock; called on the shard's own thread.
+    void note_thread() noexcept;
 };
 
 struct alignas(64) shard_stats : stats_common {
-    std::uint64_t unanswered = 0;  // requests sent and never answered
+    std::uint64_t unanswered = 0;     // requests sent and never answered
+    std::uint64_t bad_responses = 0;  // well framed but wrong (HTTP >= 400, RESP error replies)
+    std::uint64_t connects = 0;       // --new-connection: connections opened during the run
+    std::map<std::string, std::uint64_t> counts;  // per status / command, from the checkers
 };
 
 struct shard_state {
     unsigned index = 0;
     const plan* run = nullptr;
-    const pattern* bytes = nullptr;
     std::vector<std::unique_ptr<connection>> conns;
+    std::unique_ptr<secure_client> tls;  // --tls: this shard's client context
     shard_stats stats;
 };
 

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace loadgen {
 
@@ -20,8 +21,31 @@ struct options {
     double tick_us = 100.0;          ///< --tick, the pacer's shortest sleep in rate mode (µs)
     double grace = 3.0;              ///< --grace, seconds allowed for draining at the end
     std::string json;                ///< --json FILE
+    std::string csv;                 ///< --csv FILE: the per-second timeline
+    std::string hgrm;                ///< --hgrm FILE: the latency spectrum, HdrHistogram's text format
+    std::string plot;                ///< --plot FILE.svg: spectrum and timeline
+    int server_pid = 0;              ///< --server-pid: also report this process's CPU per request
     bool progress = true;            ///< --quiet turns the per-second lines off
-    bool udp = false;                ///< --udp: connected UDP sockets instead of streams
+    bool udp = false;                ///< --udp (--mode udp): connected UDP sockets instead of streams
+    std::string mode = "echo";       ///< --mode echo|udp|http|resp
+    bool new_connection = false;     ///< --new-connection: connect, one request, close
+    // http
+    std::string method;              ///< --method; default GET, or POST with a body
+    std::string path = "/";          ///< --path, the request target
+    std::string host;                ///< --host, the Host header; default the address given
+    std::vector<std::string> headers;  ///< --header "Name: value", repeatable
+    std::string body;                ///< --body TEXT, or --body-size N bytes
+    // --tls on any stream mode
+    bool tls = false;                ///< --tls
+    std::string tls_ca;              ///< --tls-ca FILE; default the system's CAs
+    std::string tls_sni;             ///< --tls-sni NAME: SNI and the name verified
+    std::vector<std::string> tls_alpn;  ///< --tls-alpn a,b
+    std::string tls_ciphers;         ///< --tls-ciphers LIST (wolfSSL/OpenSSL names, ':' separated)
+    bool tls_insecure = false;       ///< --tls-insecure: no certificate verification
+    // resp
+    unsigned set_ratio = 1;          ///< --ratio SET:GET
+    unsigned get_ratio = 10;
+    std::uint64_t keys = 10000;      ///< --keys, the key space
     double udp_timeout_ms = 200.0;   ///< --udp-timeout, ms before a datagram in flight counts as lost
 
     /// Requests in flight per connection: --depth, or 1 in closed loop and
@@ -32,5 +56,16 @@ struct options {
 /// Parses argv; prints the usage and exits 0 on --help, prints a one-line
 /// error and exits 2 on a bad argument.
 options parse_options(int argc, char** argv);
+
+/// Parses one load option at argv[i] into `out` (advancing i past its value):
+/// false when argv[i] is not a load option. Exits 2 on a bad value. Shared
+/// by parse_options and the compare subcommand.
+bool parse_load_option(options& out, int argc, char** argv, int& i);
+
+/// Checks the combination of load options (the address excepted); exits 2 on a bad one.
+void check_load_options(const options& out);
+
+/// Prints "ringlet_loadgen: MESSAGE (try --help)" on stderr and exits 2.
+[[noreturn]] void usage_error(const std::string& message);
 
 }  // namespace loadgen

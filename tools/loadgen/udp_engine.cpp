@@ -131,7 +131,7 @@ void consume(udp_shard_state& s, udp_connection& c, const net::datagram& d, cloc
     slot.busy = false;
     c.free.push_back(static_cast<std::uint32_t>(seq % p.depth));
     --c.in_flight;
-    if (slot.started >= p.measure) s.stats.latency.record(static_cast<std::uint64_t>((now - slot.started).count()));
+    s.stats.record_latency(p, slot.started, now);
     ++s.stats.total_responses;
     if (now >= p.measure && now < p.end) ++s.stats.window_responses;
 }
@@ -240,6 +240,7 @@ ringlet::task<void> pacer(udp_shard_state& s) {
 ringlet::task<bool> connect_shard(udp_shard_state& s) {
     const plan& p = *s.run;
     const options& opts = *p.opts;
+    s.stats.note_thread();
     // A ring of at least twice the window, so a slow reader does not stall the multishot.
     const auto buffers = std::bit_ceil(std::clamp<std::uint32_t>(2 * p.depth, 64, 32768));
     const auto largest = static_cast<std::uint32_t>(std::max<std::size_t>(2048, opts.size));

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""ringlet_loadgen against the tools people use instead, on the same servers:
+wrk (HTTP, /plaintext of nginx with one worker) and redis-benchmark (RESP,
+GET against redis-server), interleaved rounds (tool, ringlet_loadgen, tool,
+...), the server pinned to CPU 0 and the load generators to CPU 1.
+
+  bench/loadgen_peers_compare.py build-bench/tools/ringlet_loadgen [--rounds 3] [--duration 3] [--realtime]
+
+For each scenario it prints, per round, both tools' requests/s and CPU time
+per request (the load generator's own user + system time from wait4, divided
+by the requests it reports), the same-round ratios ringlet_loadgen / tool,
+and their medians. Scenarios (issue 11's bars: requests/s within 10 %, CPU
+per request at most 1.2x):
+  http-1   nginx /plaintext, 50 connections, depth 1      (wrk -t1 -c50)
+  http-16  nginx /plaintext, 50 connections, pipelined 16 (wrk with a pipelining script)
+  resp-1   redis-server GET, 50 connections, -P 1         (redis-benchmark -t get -c 50)
+  resp-16  redis-server GET, 50 connections, -P 16
+Needs nginx, wrk, redis-server, redis-benchmark (Debian: nginx-light or
+nginx, wrk, redis-server, redis-tools). Only loopback; every process it
+starts is stopped by PID.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ap = argparse.ArgumentParser()
+ap.add_argument('loadgen')
+ap.add_argument('--rounds', type=int, default=3)
+ap.add_argument('--duration', type=float, default=3)
+ap.add_argument('--only', default='')
+ap.add_argument('--realtime', action='store_true', help='SCHED_FIFO 10 for the servers and both generators (root)')
+args = ap.parse_args()
+for tool in ('nginx', 'wrk', 'redis-server', 'redis-benchmark', 'taskset'):
+    if not shutil.which(tool):
+        sys.exit(f'loadgen_peers_compare: {tool} is not installed')
+work = tempfile.mkdtemp(prefix='loadgen-peers-')
+started = []
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port):
+    for _ in range(200):
+        try:
+            socket.create_connection(('127.0.0.1', port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f'nothing listens on {port}')
+
+
+rt = ['chrt', '-f', '10'] if args.realtime else []
+
+
+def start(cmd):
+    p = subprocess.Popen(rt + ['taskset', '-c', '0'] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    started.append(p)
+    return p
+
+
+def run_measured(cmd):
+    """Runs cmd pinned to CPU 1; returns (stdout, CPU seconds it used)."""
+    p = subprocess.Popen(rt + ['taskset', '-c', '1'] + cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = p.stdout.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        print(out)
+        raise SystemExit(f'{cmd[0]} exited {p.returncode}')
+    return out, usage.ru_utime + usage.ru_stime
+
+
+nginx_port, redis_port = free_port(), free_port()
+conf = os.path.join(work, 'nginx.conf')
+open(conf, 'w').write(f'''worker_processes 1; daemon off; pid {work}/nginx.pid; error_log {work}/error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; server {{ listen 127.0.0.1:{nginx_port} reuseport; keepalive_requests 100000000;
+  location /plaintext {{ default_type text/plain; return 200 "Hello, World!"; }} }} }}
+''')
+pipeline = os.path.join(work, 'pipeline.lua')
+open(pipeline, 'w').write('init = function(args) local r = {} for i = 1, 16 do r[i] = wrk.format(nil, "/plaintext") end '
+                          'req = table.concat(r) end\nrequest = function() return req end\n')
+d = f'{args.duration:g}'
+lg = [args.loadgen, '--connections', '50', '--duration', d, '--warmup', '0.5', '--quiet']
+
+
+def wrk_rps(out):
+    m = re.search(r'Requests/sec:\s+([\d.]+)', out)
+    return float(m.group(1))
+
+
+def wrk_count(out):
+    return int(re.search(r'(\d+) requests in', out).group(1))
+
+
+def lg_rps(out):
+    return float(re.search(r'= (\d+) requests/s', out).group(1))
+
+
+def lg_count(out):
+    return sum(int(x) for x in re.findall(r': (\d+)', out.split('responses:')[1].splitlines()[0]))
+
+
+def redis_rps(out):
+    return float(re.findall(r'([\d.]+) requests per second', out)[-1])
+
+
+scenarios = {
+    'http-1': (lambda: ['wrk', '-t1', '-c50', f'-d{d}s', f'http://127.0.0.1:{nginx_port}/plaintext'],
+               lambda: lg + [f'127.0.0.1:{nginx_port}', '--http', '--path', '/plaintext', '--depth', '1'],
+               wrk_rps, wrk_count),
+    'http-16': (lambda: ['wrk', '-t1', '-c50', f'-d{d}s', '-s', pipeline, f'http://127.0.0.1:{nginx_port}/plaintext'],
+                lambda: lg + [f'127.0.0.1:{nginx_port}', '--http', '--path', '/plaintext', '--depth', '16'],
+                wrk_rps, wrk_count),
+    'resp-1': (lambda: ['redis-benchmark', '-p', str(redis_port), '-c', '50', '-n', '300000', '-t', 'get', '-P', '1',
+                        '--threads', '1'],
+               lambda: lg + [f'127.0.0.1:{redis_port}', '--resp', '--ratio', '0:1', '--size', '3', '--depth', '1'],
+               redis_rps, None),
+    'resp-16': (lambda: ['redis-benchmark', '-p', str(redis_port), '-c', '50', '-n', '3000000', '-t', 'get', '-P', '16',
+                         '--threads', '1'],
+                lambda: lg + [f'127.0.0.1:{redis_port}', '--resp', '--ratio', '0:1', '--size', '3', '--depth', '16'],
+                redis_rps, None),
+}
+
+try:
+    start(['nginx', '-c', conf])
+    start(['redis-server', '--port', str(redis_port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'])
+    wait_port(nginx_port)
+    wait_port(redis_port)
+    print(f'machine: {os.cpu_count()} CPUs, {open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].splitlines()[0].strip()}, '
+          f'load average {open("/proc/loadavg").read().split()[:3]}')
+    for name, (peer, ours, peer_rps, peer_count) in scenarios.items():
+        if args.only and name not in args.only.split(','):
+            continue
+        print(f'\n{name}: peer: {" ".join(peer())}\n{" " * len(name)}  ours: {" ".join(ours())}')
+        print(f'  {"round":>5} {"peer req/s":>12} {"ours req/s":>12} {"ratio":>7} {"peer µs/req":>12} '
+              f'{"ours µs/req":>12} {"CPU ratio":>9}')
+        ratios, cpu_ratios = [], []
+        for rnd in range(1, args.rounds + 1):
+            out_p, cpu_p = run_measured(peer())
+            rps_p = peer_rps(out_p)
+            # CPU per request over everything the peer answered (wrk: its count; redis-benchmark: -n).
+            n_p = peer_count(out_p) if peer_count else int(peer()[peer().index('-n') + 1])
+            out_o, cpu_o = run_measured(ours())
+            rps_o = lg_rps(out_o)
+            n_o = lg_count(out_o)
+            us_p, us_o = cpu_p * 1e6 / n_p, cpu_o * 1e6 / n_o
+            ratios.append(rps_o / rps_p)
+            cpu_ratios.append(us_o / us_p)
+            print(f'  {rnd:>5} {rps_p:>12,.0f} {rps_o:>12,.0f} {rps_o / rps_p:>7.3f} {us_p:>12.2f} {us_o:>12.2f} '
+                  f'{us_o / us_p:>9.3f}')
+        print(f'  median same-round ratios: requests/s {statistics.median(ratios):.3f} '
+              f'({min(ratios):.3f}-{max(ratios):.3f}), CPU per request {statistics.median(cpu_ratios):.3f} '
+              f'({min(cpu_ratios):.3f}-{max(cpu_ratios):.3f})')
+finally:
+    for p in started:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    shutil.rmtree(work, ignore_errors=True)
