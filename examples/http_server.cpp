@@ -141,8 +141,9 @@ task<int> serve(const options& opts) {
     if (!opts.cert.empty()) {
         tls::context ctx;
         try {
-            ctx = tls::context::server(
-                {.certificate_chain_file = opts.cert, .private_key_file = opts.key, .alpn = {"http/1.1"}});
+            const tls::server_options tls_options{
+                .certificate_chain_file = opts.cert, .private_key_file = opts.key, .alpn = {"http/1.1"}};
+            ctx = tls::context::server(tls_options);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "%s: %s\n", me, e.what());
             co_return 1;

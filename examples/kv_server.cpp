@@ -46,14 +46,13 @@ using resp::reply_writer;
 
 namespace {
 
-constexpr const char* usage = R"(usage: kv_server ADDRESS [--shards N] [--maxmemory BYTES] [--idle-timeout SECONDS]
+constexpr const char* usage = R"(usage: kv_server ADDRESS [--shards N] [--maxmemory BYTES] [limits]
 
 A Redis-compatible key-value server (strings) until SIGINT or SIGTERM.
 
   ADDRESS              where to listen: 127.0.0.1:6380, [::1]:6380, localhost:6380 (port 0: any free port)
   --shards N           shards (threads), each owning the keys that hash to it (default: all cores)
   --maxmemory BYTES    refuse writes once the keyspace holds more (default 0: no limit)
-  --idle-timeout SECONDS  close a connection idle this long (default 300; 0: never)
   --help               this text
 
 Prints "listening on <address>" once it accepts connections.
@@ -401,9 +400,9 @@ struct idle_registration {
 /// (A direct shutdown(2), which never blocks, rather than an operation on
 /// the connection's stream: the reaper must not hold the stream across a
 /// suspension, during which the connection may end.)
-task<void> reap_idle(std::chrono::seconds limit) {
-    const auto period = std::min<std::chrono::milliseconds>(1s, std::chrono::duration_cast<std::chrono::milliseconds>(limit) / 10);
-    const std::int64_t limit_ms = std::chrono::duration_cast<std::chrono::milliseconds>(limit).count();
+task<void> reap_idle(std::chrono::milliseconds limit) {
+    const auto period = std::min<std::chrono::milliseconds>(1s, limit / 10);
+    const std::int64_t limit_ms = limit.count();
     for (;;) {
         auto slept = co_await sleep_for(period);
         if (!slept) co_return;  // stopping
@@ -417,8 +416,11 @@ task<void> reap_idle(std::chrono::seconds limit) {
     }
 }
 
-std::chrono::seconds idle_timeout{300};
-constexpr auto write_timeout = 60s;
+// The idle timeout is enforced by reap_idle (one sweep a second instead of a
+// kernel timer armed and cancelled around every read); the write timeout and
+// the connection cap by tcp::server's connection gate. Redis closes idle
+// clients never by default (`timeout 0`); 300 s bounds a slowloris flood.
+server_limits limits{.idle_timeout = std::chrono::minutes{5}};
 constexpr std::size_t max_batch_bytes = 1024 * 1024;
 constexpr std::size_t max_batch_commands = 1024;
 
@@ -472,7 +474,7 @@ task<void> serve_connection(tcp::stream conn) {
             }
             co_await work.finish();
             if (!out.empty()) {
-                auto written = co_await conn.write_all(out.view(), write_timeout);
+                auto written = co_await conn.write_all(out.view());
                 out.clear();
                 if (!written) closing = true;
             }
@@ -507,12 +509,12 @@ task<void> sweep_expired(kv::store& keys) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::size_t shards = 0, maxmemory = 0, idle = 300;
-    const std::string address = tcp_server_arguments(
-        "kv_server", usage, "kv_server", argc, argv,
-        {{"--shards", shards, 1, 1024}, {"--maxmemory", maxmemory, 0, ULONG_MAX}, {"--idle-timeout", idle, 0, 86400 * 365}});
+    std::size_t shards = 0, maxmemory = 0;
+    const std::string address =
+        tcp_server_arguments("kv_server", usage, "kv_server", argc, argv,
+                             {{"--shards", shards, 1, 1024}, {"--maxmemory", maxmemory, 0, ULONG_MAX}}, limits,
+                             connection_limit_options);
     max_memory = maxmemory;
-    idle_timeout = std::chrono::seconds(idle);
     try {
         runtime rt{{.shards = static_cast<unsigned>(shards)}};
         return rt.run([&]() -> task<int> {
@@ -524,7 +526,7 @@ int main(int argc, char** argv) {
                     auto& state = *kv::shards()[s];
                     state.keys = std::make_unique<kv::store>(&state.published);
                     spawn(sweep_expired(*state.keys));
-                    if (idle_timeout.count() > 0) spawn(reap_idle(idle_timeout));
+                    if (limits.idle_timeout.count() > 0) spawn(reap_idle(limits.idle_timeout));
                 });
             }
             std::string error;
@@ -533,7 +535,9 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "kv_server: %s\n", error.c_str());
                 co_return 1;
             }
-            auto server = tcp::server::bind(*where);
+            auto server = tcp::server::bind(
+                *where, {.limits = {.idle_timeout = {}, .write_timeout = limits.write_timeout,
+                                    .max_connections = limits.max_connections}});
             if (!server) {
                 std::fprintf(stderr, "kv_server: %s\n", net::describe_error("listen", *where, server.error()).c_str());
                 co_return 1;

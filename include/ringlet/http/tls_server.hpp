@@ -1,8 +1,9 @@
 // HTTPS: http::server over TLS (built when ringlet has TLS).
 //
-//     auto ctx = tls::context::server({.certificate_chain_file = "cert.pem",
-//                                      .private_key_file = "key.pem",
-//                                      .alpn = {"http/1.1"}});
+//     const tls::server_options tls_options{.certificate_chain_file = "cert.pem",
+//                                           .private_key_file = "key.pem",
+//                                           .alpn = {"http/1.1"}};
+//     auto ctx = tls::context::server(tls_options);   // a named options object: see tls/context.hpp
 //     co_return co_await http::serve(address, ctx, handler);
 //
 // Each accepted connection runs the server handshake in its own task (a
