@@ -104,18 +104,11 @@ task<int> serve(std::string address, tls::context ctx) {
     std::printf("listening on %s\n", lst->local_address()->to_string().c_str());
     std::fflush(stdout);
     task_group sessions;
-    for (;;) {
-        auto conn = co_await lst->accept();
-        if (conn) {
-            sessions.spawn(session(std::move(*conn), ctx));
-            continue;
-        }
-        if (conn.error() == errc::operation_canceled) break;
-        auto slept = co_await sleep_for(100ms);
-        if (!slept) break;
-    }
-    co_await sessions.wait();
+    // Until SIGINT/SIGTERM begins the drain: then new clients are refused and
+    // the sessions under way get the runtime's drain timeout to finish.
+    co_await accept_each(*lst, sessions, [&ctx](tcp::stream conn) { return session(std::move(conn), ctx); });
     (void)co_await lst->close();
+    co_await sessions.wait();
     co_return 0;
 }
 
