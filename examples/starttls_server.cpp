@@ -125,9 +125,11 @@ task<int> serve(std::string address, tls::context ctx, const server_limits& limi
     net::connection_gate gate{limits.connection()};
     server_state state{.ctx = std::move(ctx), .limits = limits};
     task_group sessions;
+    // Until SIGINT/SIGTERM begins the drain: then new clients are refused and
+    // the sessions under way get the runtime's drain timeout to finish.
     co_await accept_each(*lst, sessions, gate, [&state](tcp::stream conn) { return session(std::move(conn), state); });
-    co_await sessions.wait();
     (void)co_await lst->close();
+    co_await sessions.wait();
     co_return 0;
 }
 
