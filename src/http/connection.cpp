@@ -170,7 +170,7 @@ task<void> connection::run() {
 void connection::compact_into_carry() {
     if (in_carry_) {
         const std::size_t at = static_cast<std::size_t>(pending_.data() - carry_.data());
-        std::memmove(carry_.data(), carry_.data() + at, pending_.size());
+        if (at > 0 && !pending_.empty()) std::memmove(carry_.data(), carry_.data() + at, pending_.size());
         carry_.resize(pending_.size());
     } else {
         carry_.assign(pending_.begin(), pending_.end());
@@ -484,7 +484,7 @@ task<result<std::size_t>> connection::read_body_some(std::span<std::byte> out_by
         if (head_.framing() == body_framing::length) {
             const std::size_t n = static_cast<std::size_t>(
                 std::min<std::uint64_t>({body_left_, pending_.size(), out_bytes.size()}));
-            std::memcpy(out_bytes.data(), pending_.data(), n);
+            if (n > 0) std::memcpy(out_bytes.data(), pending_.data(), n);
             pending_ = pending_.subspan(n);
             body_left_ -= n;
             body_done_ = body_left_ == 0;
@@ -497,7 +497,7 @@ task<result<std::size_t>> connection::read_body_some(std::span<std::byte> out_by
             body_status_ = step.status == 413 ? 413 : 400;
             co_return unexpected{body_error()};
         }
-        std::memcpy(out_bytes.data(), step.data.data(), step.data.size());
+        if (!step.data.empty()) std::memcpy(out_bytes.data(), step.data.data(), step.data.size());
         pending_ = pending_.subspan(step.consumed);
         body_done_ = decoder_->done();
         if (!step.data.empty() || body_done_) co_return step.data.size();
