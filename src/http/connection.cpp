@@ -155,8 +155,18 @@ task<void> connection::run() {
                 pending_ = *got;
             }
         }
-        const bool have = co_await next_head();
-        if (!have) break;
+        // The common case, a whole head already received, is parsed here
+        // without a coroutine of its own; next_head() does the rest.
+        request_parser parser{options_->limits};
+        const parse_result r = parser.parse(chars(pending_), head_);
+        if (r.state == parse_state::complete) {
+            head_size_ = r.consumed;
+            head_in_carry_ = in_carry_;
+            pending_ = pending_.subspan(r.consumed);
+        } else {
+            const bool have = co_await next_head();
+            if (!have) break;
+        }
         const bool keep = co_await handle_one();
         if (!keep) break;
     }
