@@ -155,8 +155,18 @@ task<void> connection::run() {
                 pending_ = *got;
             }
         }
-        const bool have = co_await next_head();
-        if (!have) break;
+        // The common case, a whole head already received, is parsed here
+        // without a coroutine of its own; next_head() does the rest.
+        request_parser parser{options_->limits};
+        const parse_result r = parser.parse(chars(pending_), head_);
+        if (r.state == parse_state::complete) {
+            head_size_ = r.consumed;
+            head_in_carry_ = in_carry_;
+            pending_ = pending_.subspan(r.consumed);
+        } else {
+            const bool have = co_await next_head();
+            if (!have) break;
+        }
         const bool keep = co_await handle_one();
         if (!keep) break;
     }
@@ -170,7 +180,7 @@ task<void> connection::run() {
 void connection::compact_into_carry() {
     if (in_carry_) {
         const std::size_t at = static_cast<std::size_t>(pending_.data() - carry_.data());
-        std::memmove(carry_.data(), carry_.data() + at, pending_.size());
+        if (at > 0 && !pending_.empty()) std::memmove(carry_.data(), carry_.data() + at, pending_.size());
         carry_.resize(pending_.size());
     } else {
         carry_.assign(pending_.begin(), pending_.end());
@@ -484,7 +494,7 @@ task<result<std::size_t>> connection::read_body_some(std::span<std::byte> out_by
         if (head_.framing() == body_framing::length) {
             const std::size_t n = static_cast<std::size_t>(
                 std::min<std::uint64_t>({body_left_, pending_.size(), out_bytes.size()}));
-            std::memcpy(out_bytes.data(), pending_.data(), n);
+            if (n > 0) std::memcpy(out_bytes.data(), pending_.data(), n);
             pending_ = pending_.subspan(n);
             body_left_ -= n;
             body_done_ = body_left_ == 0;
@@ -497,7 +507,7 @@ task<result<std::size_t>> connection::read_body_some(std::span<std::byte> out_by
             body_status_ = step.status == 413 ? 413 : 400;
             co_return unexpected{body_error()};
         }
-        std::memcpy(out_bytes.data(), step.data.data(), step.data.size());
+        if (!step.data.empty()) std::memcpy(out_bytes.data(), step.data.data(), step.data.size());
         pending_ = pending_.subspan(step.consumed);
         body_done_ = decoder_->done();
         if (!step.data.empty() || body_done_) co_return step.data.size();

@@ -121,7 +121,7 @@ TEST(HttpServer, ChunkedRequestBodyReadInSmallPieces) {
         std::string req = "POST /sum HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
         CO_ASSERT_OK(co_await conn->write_all(req));
         for (int i = 0; i < 5; ++i) {  // chunk by chunk, each in its own segment
-            co_await sleep_for(5ms);
+            (void)co_await sleep_for(5ms);
             CO_ASSERT_OK(co_await conn->write_all("fa\r\n" + std::string(250, 'x') + "\r\n"));
         }
         CO_ASSERT_OK(co_await conn->write_all("0\r\n\r\n"));

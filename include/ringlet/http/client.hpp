@@ -150,7 +150,7 @@ private:
     task<result<std::size_t>> fill(timeout until) {
         if (begin_ == end_) begin_ = end_ = 0;
         if (buffer_.size() - end_ < read_size_) {
-            std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+            if (begin_ > 0 && end_ > begin_) std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
             end_ -= begin_;
             begin_ = 0;
             if (buffer_.size() - end_ < read_size_) buffer_.resize(end_ + read_size_);
