@@ -50,7 +50,10 @@
 # also after a failure or Ctrl-C. On two vCPUs a free closed-loop run saturates
 # the load generator as much as the server, so small-message ratios are
 # squeezed towards 1; with the server at 0.5 CPU the server is the limit and
-# requests/s measures its efficiency. The quota limits CFS time only, so with
+# requests/s measures its efficiency. The cgroup also gets the largest CPU
+# weight (cpu.shares 262144 / cpu.weight 10000), so that on a machine busy
+# with other work the server still gets its quota: inside a cgroup a task's
+# nice value no longer competes with the rest of the machine. The quota limits CFS time only, so with
 # --quota the server is not made SCHED_FIFO by --realtime (the load generator
 # still is).
 #
@@ -189,13 +192,14 @@ make_cgroup() {
   quota_us=$(python3 -c "print(max(1000, int(float('$quota') * $period)))")
   if [[ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]]; then        # cgroup v1, the cpu controller
     cgroup=/sys/fs/cgroup/cpu/$name
-    mkdir "$cgroup" && echo "$period" >"$cgroup/cpu.cfs_period_us" && echo "$quota_us" >"$cgroup/cpu.cfs_quota_us"
+    mkdir "$cgroup" && echo "$period" >"$cgroup/cpu.cfs_period_us" && echo "$quota_us" >"$cgroup/cpu.cfs_quota_us" &&
+      echo 262144 >"$cgroup/cpu.shares"   # the most weight: up to its quota before other work
   elif [[ -f /sys/fs/cgroup/cgroup.controllers ]] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers; then  # v2
     if ! grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control; then
       echo +cpu >/sys/fs/cgroup/cgroup.subtree_control && cgroup_v2_enabled_cpu=true
     fi
     cgroup=/sys/fs/cgroup/$name
-    mkdir "$cgroup" && echo "$quota_us $period" >"$cgroup/cpu.max"
+    mkdir "$cgroup" && echo "$quota_us $period" >"$cgroup/cpu.max" && echo 10000 >"$cgroup/cpu.weight"
   else
     echo "$me: --quota: no cgroup cpu controller mounted (neither /sys/fs/cgroup/cpu nor cgroup v2 with cpu)" >&2
     exit 1
