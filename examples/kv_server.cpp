@@ -395,25 +395,33 @@ struct idle_registration {
 };
 
 /// Each shard's idle reaper: once a second (or a tenth of the timeout),
-/// shuts down the connections idle longer than --idle-timeout. The
+/// shuts down the connections idle longer than --idle-timeout (0: none). The
 /// connection's pending receive then sees the end of stream and closes it.
 /// (A direct shutdown(2), which never blocks, rather than an operation on
 /// the connection's stream: the reaper must not hold the stream across a
 /// suspension, during which the connection may end.)
+/// At a graceful stop it stops reading from every client instead: each
+/// connection answers the commands it has read, sees the end of stream and
+/// closes, so the drain ends once the replies are out rather than at the
+/// drain timeout (Redis's SHUTDOWN closes its clients too).
+task<result<void>> nap(std::chrono::milliseconds period) { co_return co_await sleep_for(period); }
+
 task<void> reap_idle(std::chrono::milliseconds limit) {
-    const auto period = std::min<std::chrono::milliseconds>(1s, limit / 10);
-    const std::int64_t limit_ms = limit.count();
+    const bool timed = limit.count() > 0;
+    const std::chrono::milliseconds period = timed ? std::min<std::chrono::milliseconds>(1s, limit / 10) : 24h;
     for (;;) {
-        auto slept = co_await sleep_for(period);
-        if (!slept) co_return;  // stopping
+        auto slept = co_await until_drain(nap(period));
+        if (!slept) break;  // draining or stopping
+        if (!timed) continue;
         const auto now = kv::now_ms();
         for (idle_entry* e : idle_list()) {
-            if (!e->reaped && now - e->last_active > limit_ms) {
+            if (!e->reaped && now - e->last_active > limit.count()) {
                 e->reaped = true;
                 ::shutdown(e->fd, SHUT_RDWR);
             }
         }
     }
+    for (idle_entry* e : idle_list()) ::shutdown(e->fd, SHUT_RD);
 }
 
 // The idle timeout is enforced by reap_idle (one sweep a second instead of a
@@ -526,7 +534,7 @@ int main(int argc, char** argv) {
                     auto& state = *kv::shards()[s];
                     state.keys = std::make_unique<kv::store>(&state.published);
                     spawn(sweep_expired(*state.keys));
-                    if (limits.idle_timeout.count() > 0) spawn(reap_idle(limits.idle_timeout));
+                    spawn(reap_idle(limits.idle_timeout));
                 });
             }
             std::string error;
