@@ -15,7 +15,8 @@
 // does not (Debian's libwolfssl has no AES assembly: its ChaCha20-Poly1305 is
 // 1.8x its AES-GCM, while the tuned build's AES-NI/AVX2 AES-GCM is several
 // times ChaCha). wolfSSL servers choose by their own order, so this decides
-// what a client that offers both gets. See aes_gcm_accelerated().
+// what a client that offers both gets. See aes_gcm_accelerated(). Default
+// lists never hold a suite that does not encrypt (see encrypts()).
 #include "tls/state.hpp"
 
 #include <wolfssl/error-ssl.h>
@@ -235,21 +236,34 @@ std::vector<std::string> suites_of(WOLFSSL_CTX* ctx) {
     return names;
 }
 
-// Without AES acceleration, moves the ChaCha20-Poly1305 suites of wolfSSL's
-// default list ahead of the rest (keeping the set and the relative order of
-// everything else); with it, leaves wolfSSL's AES-GCM-first order alone.
-void prefer_fast_cipher(WOLFSSL_CTX* ctx) {
-    if (aes_gcm_accelerated()) return;
+// TLS 1.3's integrity-only suites (RFC 9150: TLS13-SHA256-SHA256,
+// TLS13-SHA384-SHA384) and any NULL cipher authenticate but do not encrypt;
+// wolfSSL's distro build enables them, so a peer that offered only those
+// would get a plaintext connection. Never part of a default list.
+bool encrypts(const std::string& suite) {
+    return suite.find("NULL") == std::string::npos && suite != "TLS13-SHA256-SHA256" &&
+           suite != "TLS13-SHA384-SHA384";
+}
+
+// The default suites of a context without an explicit cipher_list: wolfSSL's
+// own list less the suites that do not encrypt; on a server without AES
+// acceleration the ChaCha20-Poly1305 suites move ahead of the rest (keeping
+// the relative order of everything else), with it wolfSSL's AES-GCM-first
+// order stays.
+void set_default_suites(WOLFSSL_CTX* ctx, bool server) {
     std::vector<std::string> names = suites_of(ctx);
-    std::stable_partition(names.begin(), names.end(),
-                          [](const std::string& n) { return n.find("CHACHA20-POLY1305") != std::string::npos; });
+    std::erase_if(names, [](const std::string& n) { return !encrypts(n); });
+    if (server && !aes_gcm_accelerated()) {
+        std::stable_partition(names.begin(), names.end(),
+                              [](const std::string& n) { return n.find("CHACHA20-POLY1305") != std::string::npos; });
+    }
     std::string list;
     for (const auto& n : names) {
         if (!list.empty()) list += ':';
         list += n;
     }
     if (!list.empty() && wolfSSL_CTX_set_cipher_list(ctx, list.c_str()) != WOLFSSL_SUCCESS) {
-        throw std::runtime_error("tls: reordering the default cipher suites failed: \"" + list + "\"");
+        throw std::runtime_error("tls: setting the default cipher suites failed: \"" + list + "\"");
     }
 }
 
@@ -281,6 +295,7 @@ context context::client(const client_options& options) {
     if (!state->ctx) throw std::runtime_error("tls: wolfSSL_CTX_new failed (out of memory?)");
     state->verify_peer = options.verify_peer;
     common_setup(state->ctx, options.min_version, options.cipher_list);
+    if (options.cipher_list.empty()) set_default_suites(state->ctx, false);
     if (options.verify_peer) {
         load_trust(state->ctx, options.ca_file, options.ca_pem);
         wolfSSL_CTX_set_verify(state->ctx, WOLFSSL_VERIFY_PEER, detail::verify_callback);
@@ -312,7 +327,7 @@ context context::server(const server_options& options) {
     }
     load_identity(state->ctx, options.certificate_chain_file, options.private_key_file,
                   options.certificate_chain_pem, options.private_key_pem);
-    if (options.cipher_list.empty()) prefer_fast_cipher(state->ctx);
+    if (options.cipher_list.empty()) set_default_suites(state->ctx, true);
     if (options.request_client_certificate) {
         load_trust(state->ctx, options.client_ca_file, options.client_ca_pem);
         int mode = WOLFSSL_VERIFY_PEER;

@@ -9,6 +9,7 @@
 #include <ringlet/core/when.hpp>
 
 #include <array>
+#include <optional>
 #include <span>
 
 using namespace ringlet;
@@ -149,6 +150,35 @@ TEST(TlsCipherPreference, ExplicitServerListIsKept) {
             o.cipher_list = std::string(first) + ":TLS13-AES128-GCM-SHA256:TLS13-CHACHA20-POLY1305-SHA256";
             const std::string cipher = co_await negotiate(tls::context::server(o), client_context());
             EXPECT_EQ(cipher, first);
+        }
+    });
+}
+
+// wolfSSL's distro build enables TLS 1.3's integrity-only suites; a default
+// server must refuse a client that offers only those, not talk in plaintext.
+TEST(TlsCipherPreference, DefaultServerRefusesSuitesThatDoNotEncrypt) {
+    REQUIRE_CERTS();
+    run_test([]() -> task<void> {
+        for (const char* only : {"TLS13-SHA256-SHA256", "TLS13-SHA384-SHA384"}) {
+            tls::client_options o;
+            o.ca_file = cert("ca.pem");
+            o.cipher_list = only;
+            std::optional<tls::context> client;
+            try {
+                client.emplace(tls::context::client(o));
+            } catch (const std::exception& e) {
+                continue;  // this wolfSSL has no such suite at all: nothing to refuse
+            }
+            auto [c, s] = co_await tcp_pair();
+            tls::client_handshake_options copts;
+            copts.server_name = "localhost";
+            copts.handshake_timeout = 5s;
+            tls::server_handshake_options sopts;
+            sopts.handshake_timeout = 5s;
+            auto both = co_await when_all(tls::client_handshake(std::move(c), *client, copts),
+                                          tls::server_handshake(std::move(s), server_context(), sopts));
+            EXPECT_FALSE(std::get<0>(both)) << only << " was agreed on";
+            EXPECT_FALSE(std::get<1>(both)) << only << " was agreed on";
         }
     });
 }
