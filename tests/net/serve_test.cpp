@@ -328,7 +328,7 @@ TEST(ServeLimits, ReleaseCachedMemoryEmptiesTheFramePool) {
     runtime rt{quiet_runtime()};
     rt.run([]() -> task<void> {
         task_group burst;
-        for (int i = 0; i < 1000; ++i) burst.spawn([]() -> task<void> { co_await sleep_for(1ms); }());
+        for (int i = 0; i < 1000; ++i) burst.spawn([]() -> task<void> { (void)co_await sleep_for(1ms); }());
         co_await burst.wait();
         EXPECT_GT(this_thread_frame_pool_stats().cached_bytes, 0u);
         const std::size_t freed = net::release_cached_memory();
