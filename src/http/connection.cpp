@@ -96,22 +96,12 @@ private:
 std::unique_ptr<transport> tcp_transport(tcp::stream conn) { return std::make_unique<tcp_io>(std::move(conn)); }
 
 task<void> serve_connection(tcp::stream conn, shared_state& state, handler& handle) {
-    const unsigned shard = this_shard::id();
-    std::size_t* open = shard < state.shard_slots ? &state.counts[shard].open : nullptr;
-    if (open && *open >= state.options.max_connections) {
-        (void)co_await conn.close();  // over the cap: the client sees the connection end at once
-        co_return;
-    }
-    if (open) ++*open;
+    // Over max_connections tcp::server's gate has reset it already.
     std::unique_ptr<transport> io = co_await state.factory->open(std::move(conn));
-    if (!io) {
-        if (open) --*open;
-        co_return;
-    }
+    if (!io) co_return;
     connection c{*io, state.options, handle};  // in this frame: one frame fewer per idle connection
     co_await c.run();
     co_await io->close();
-    if (open) --*open;
 }
 
 connection::~connection() { go_idle(); }

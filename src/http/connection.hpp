@@ -59,12 +59,6 @@ public:
 struct shared_state {
     server_options options;
     std::unique_ptr<transport_factory> factory;
-    /// Connections per shard, indexed by shard id; each touched only by its shard.
-    struct alignas(64) shard_count {
-        std::size_t open = 0;
-    };
-    std::unique_ptr<shard_count[]> counts;
-    unsigned shard_slots = 0;
 };
 
 /// server::bind with the transports `factory` makes.

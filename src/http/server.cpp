@@ -21,13 +21,17 @@ public:
 
 result<server> bind_with(const net::address& where, server_options options,
                          std::unique_ptr<transport_factory> factory) {
-    auto tcp = tcp::server::bind(where, {.backlog = options.backlog, .shards = options.shards});
+    // tcp::server's connection gate holds the cap (one count per shard, reset
+    // above it); its progress timeouts stay off: the connection sets its own
+    // per-call limits, nginx's four timeouts.
+    auto tcp = tcp::server::bind(
+        where, {.backlog = options.backlog,
+                .shards = options.shards,
+                .limits = {.idle_timeout = {}, .write_timeout = {}, .max_connections = options.max_connections}});
     if (!tcp) return unexpected{tcp.error()};
     auto state = std::make_shared<shared_state>();
     state->options = options;
     state->factory = std::move(factory);
-    state->shard_slots = this_shard::count();
-    state->counts = std::make_unique<shared_state::shard_count[]>(state->shard_slots);
     return server{std::move(*tcp), std::move(state)};
 }
 

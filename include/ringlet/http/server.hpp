@@ -27,7 +27,7 @@
 // must arrive within header_timeout once its first byte has; each read of a
 // body within body_timeout; each write within send_timeout; an idle
 // keep-alive connection is closed after keepalive_timeout. A shard holding
-// max_connections connections closes new ones at once.
+// max_connections connections resets new ones at once (tcp::server's gate).
 //
 // Memory: an idle keep-alive connection holds no receive buffer (it waits in
 // stream::receive()) and no response buffer (response buffers are a
@@ -71,7 +71,8 @@ struct server_options {
     std::chrono::milliseconds send_timeout{std::chrono::seconds{60}};
     /// An idle keep-alive connection waiting for its next request (nginx keepalive_timeout).
     std::chrono::milliseconds keepalive_timeout{std::chrono::seconds{75}};
-    /// Connections one shard serves at once; more are closed as soon as accepted.
+    /// Connections one shard serves at once; more are reset as soon as
+    /// accepted (tcp::server's net::connection_gate).
     std::size_t max_connections = 16384;
     /// Body bytes the server reads and discards when a handler left them
     /// unread, to keep the connection; a longer rest closes it instead.
