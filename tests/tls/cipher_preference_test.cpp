@@ -11,6 +11,7 @@
 #include <array>
 #include <optional>
 #include <span>
+#include <tuple>
 
 using namespace ringlet;
 using namespace ringlet::test;
@@ -31,17 +32,23 @@ bool expect_aes_first() {
 #endif
 }
 
-/// Handshakes a fresh loopback pair; yields the cipher both ends agreed on
-/// ("" and a test failure when the handshake or the agreement fails).
-task<std::string> negotiate(tls::context server_ctx, tls::context client_ctx) {
+/// Both ends' handshakes on a fresh loopback pair: {client, server}.
+task<std::tuple<result<tls::stream>, result<tls::stream>>> handshake_pair(tls::context server_ctx,
+                                                                           tls::context client_ctx) {
     auto [c, s] = co_await tcp_pair();
     tls::client_handshake_options copts;
     copts.server_name = "localhost";
     copts.handshake_timeout = 5s;
     tls::server_handshake_options sopts;
     sopts.handshake_timeout = 5s;
-    auto both = co_await when_all(tls::client_handshake(std::move(c), client_ctx, copts),
-                                  tls::server_handshake(std::move(s), server_ctx, sopts));
+    co_return co_await when_all(tls::client_handshake(std::move(c), client_ctx, copts),
+                                tls::server_handshake(std::move(s), server_ctx, sopts));
+}
+
+/// Handshakes a fresh loopback pair; yields the cipher both ends agreed on
+/// ("" and a test failure when the handshake or the agreement fails).
+task<std::string> negotiate(tls::context server_ctx, tls::context client_ctx) {
+    auto both = co_await handshake_pair(std::move(server_ctx), std::move(client_ctx));
     auto& client = std::get<0>(both);
     auto& server = std::get<1>(both);
     if (!client || !server) {
@@ -52,6 +59,7 @@ task<std::string> negotiate(tls::context server_ctx, tls::context client_ctx) {
     EXPECT_EQ(client->cipher(), server->cipher());
     co_return client->cipher();
 }
+
 tls::context client_with(std::string ciphers) {
     tls::client_options o;
     o.ca_file = cert("ca.pem");
@@ -169,14 +177,7 @@ TEST(TlsCipherPreference, DefaultServerRefusesSuitesThatDoNotEncrypt) {
             } catch (const std::exception& e) {
                 continue;  // this wolfSSL has no such suite at all: nothing to refuse
             }
-            auto [c, s] = co_await tcp_pair();
-            tls::client_handshake_options copts;
-            copts.server_name = "localhost";
-            copts.handshake_timeout = 5s;
-            tls::server_handshake_options sopts;
-            sopts.handshake_timeout = 5s;
-            auto both = co_await when_all(tls::client_handshake(std::move(c), *client, copts),
-                                          tls::server_handshake(std::move(s), server_context(), sopts));
+            auto both = co_await handshake_pair(server_context(), *client);
             EXPECT_FALSE(std::get<0>(both)) << only << " was agreed on";
             EXPECT_FALSE(std::get<1>(both)) << only << " was agreed on";
         }
