@@ -124,6 +124,18 @@ std::uint64_t sendable(const plan& p, const connection& c, clock::time_point now
 
 /// Sends the first `count` entries of c.iov (advanced in place after short
 /// writes), one sendmsg per kernel call.
+/// Request `seq` of `c` goes out `now`: open loop, how late it is against its
+/// slot (measured window only); closed loop, its send time for the latency.
+void note_send(shard_state& s, connection& c, std::uint64_t seq, clock::time_point now) {
+    const plan& p = *s.run;
+    if (p.open_loop()) {
+        const auto slot = c.slot(p, seq);
+        if (slot >= p.measure) s.stats.send_lag.record(static_cast<std::uint64_t>((now - slot).count()));
+    } else {
+        c.sent_at[seq % p.depth] = now;
+    }
+}
+
 ringlet::task<ringlet::result<void>> send_vectored(shard_state& s, connection& c, std::size_t count) {
     std::size_t first = 0;
     while (first < count) {
@@ -170,12 +182,7 @@ ringlet::task<void> writer(shard_state& s, connection& c) {
         std::size_t batch_bytes = 0;
         for (std::uint64_t i = 0; i < n; ++i) {
             const std::uint64_t seq = c.sent + i;
-            if (p.open_loop()) {
-                const auto slot = c.slot(p, seq);
-                if (slot >= p.measure) s.stats.send_lag.record(static_cast<std::uint64_t>((now - slot).count()));
-            } else {
-                c.sent_at[seq % p.depth] = now;
-            }
+            note_send(s, c, seq, now);
             if (p.vectored) {
                 (void)proto.request_iov(&c.iov[2 * i], c.tags[i], c.id, seq);
             } else {
@@ -374,12 +381,7 @@ ringlet::task<void> secure_loop(shard_state& s, connection& c) {
             std::size_t bytes = 0;
             for (std::uint64_t i = 0; i < n; ++i) {
                 const std::uint64_t seq = c.sent + i;
-                if (p.open_loop()) {
-                    const auto slot = c.slot(p, seq);
-                    if (slot >= p.measure) s.stats.send_lag.record(static_cast<std::uint64_t>((now - slot).count()));
-                } else {
-                    c.sent_at[seq % p.depth] = now;
-                }
+                note_send(s, c, seq, now);
                 bytes += proto.write_request(c.tx.data() + bytes, c.id, seq);
             }
             c.sent += n;
