@@ -58,7 +58,9 @@ generator itself was saturated.
                       (e.g. 0.5; needs root), created and removed here
   --server-cpus LIST  CPUs for the server (default 0 when there are 2+)
   --loadgen-cpus LIST CPUs for the load generator (default 1 when 2+)
-  --realtime          SCHED_FIFO priority 10 for both sides (root)
+  --realtime          SCHED_FIFO priority 10 for both sides (root); with
+                      --quota only the load generator (a cgroup-v1 quota
+                      group has no RT budget, and the quota is the limit)
   --nice N            niceness for both sides (-20..19)
   --start-timeout S   seconds a server may take to be ready (default 10)
   --stop-grace S      seconds between SIGTERM and SIGKILL (default 5)
@@ -574,7 +576,7 @@ int compare_main(int argc, char** argv) {
                 c.quota > 0 ? (" in a quota of " + fmt(c.quota, "%.2f") + " CPU (" + quota.path() + ")").c_str() : "",
                 cpu_list(c.loadgen_cpus).c_str(), c.load.connections, c.load.effective_depth(), c.load.size,
                 c.load.rate > 0 ? ("open loop at " + with_commas(c.load.rate) + " requests/s").c_str() : "closed loop",
-                c.load.duration, c.load.warmup, c.realtime ? ", SCHED_FIFO" : "", c.load.udp ? ", UDP" : "");
+                c.load.duration, c.load.warmup, !c.realtime ? "" : c.quota > 0 ? ", SCHED_FIFO (load generator; the servers in the quota stay SCHED_OTHER)" : ", SCHED_FIFO", c.load.udp ? ", UDP" : "");
     std::fflush(stdout);
 
     std::vector<round_pair> rounds;

@@ -202,10 +202,19 @@ bool server_process::start(const std::string& command, const launch_options& how
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         if (!how.cpus.empty()) ::sched_setaffinity(0, sizeof set, &set);
         if (!procs.empty()) {
+            // A SCHED_FIFO process (inherited from a compare --realtime) cannot
+            // join a cgroup-v1 CPU group that has no RT budget (EINVAL): the
+            // server in a quota runs SCHED_OTHER, the quota is its limit.
+            sched_param normal{};
+            ::sched_setscheduler(0, SCHED_OTHER, &normal);
             const int fd = ::open(procs.c_str(), O_WRONLY);
             if (fd < 0 || ::write(fd, "0", 1) != 1) {
-                static const char msg[] = "ringlet_loadgen: could not join the CPU quota's cgroup\n";
+                const int err = errno;
+                static const char msg[] = "ringlet_loadgen: could not join the CPU quota's cgroup: ";
                 (void)!::write(out, msg, sizeof msg - 1);
+                const char* why = ::strerrordesc_np(err);  // no locale lock: safe after fork
+                (void)!::write(out, why, ::strlen(why));
+                (void)!::write(out, "\n", 1);
                 ::_exit(126);
             }
             ::close(fd);
@@ -218,7 +227,7 @@ bool server_process::start(const std::string& command, const launch_options& how
                 ::close(fd);
             }
         }
-        if (how.realtime) {
+        if (how.realtime && procs.empty()) {
             sched_param prio{};
             prio.sched_priority = 10;
             ::sched_setscheduler(0, SCHED_FIFO, &prio);
