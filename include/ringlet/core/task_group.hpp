@@ -11,7 +11,7 @@
 // must be waited before it is destroyed if it still has children.
 //
 // Memory: each child costs its own task's frame plus one small frame of the
-// group's (about 100 bytes from the frame pool), which starts the child,
+// group's (a 128-byte frame-pool block on x86-64), which starts the child,
 // catches its failure, runs its completion hook and counts it out. Nothing
 // else per child: the shard does not count a group's children as tasks of
 // its own (the task awaiting wait() is one, and outlives them), so a server
