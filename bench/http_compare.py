@@ -40,6 +40,10 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no bench/__pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_quota import cpu_quota  # noqa: E402  (bench/cpu_quota.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD_DIR", os.path.join(ROOT, "build"))
 TICK = os.sysconf("SC_CLK_TCK")
@@ -86,38 +90,6 @@ def cpu_model():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return "unknown"
-
-
-class Cgroup:
-    """A cgroup with a 0.5-CPU quota, created here and removed by close()."""
-
-    def __init__(self):
-        name = "ringlet-http-bench-%d" % os.getpid()
-        if os.path.isdir("/sys/fs/cgroup/cpu") and os.path.exists("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"):
-            self.path = "/sys/fs/cgroup/cpu/" + name
-            os.mkdir(self.path)
-            self._write("cpu.cfs_period_us", "100000")
-            self._write("cpu.cfs_quota_us", "50000")
-        else:
-            self.path = "/sys/fs/cgroup/" + name
-            os.mkdir(self.path)
-            self._write("cpu.max", "50000 100000")
-
-    def _write(self, name, value):
-        with open(os.path.join(self.path, name), "w") as f:
-            f.write(value)
-
-    def add(self, pid):
-        self._write("cgroup.procs", str(pid))
-
-    def close(self):
-        for _ in range(50):
-            try:
-                os.rmdir(self.path)
-                return
-            except OSError:
-                time.sleep(0.1)
-        print("warning: could not remove cgroup", self.path, file=sys.stderr)
 
 
 def proc_cpu_seconds(pid):
@@ -192,7 +164,7 @@ def run_wrk(port, depth, duration, tmp):
 
 
 def measure(kind, depth, duration, tmp, quota):
-    cgroup = Cgroup() if quota else None
+    cgroup = cpu_quota(0.5, "http-bench") if quota else None
     try:
         proc, port = start_server(kind, tmp, cgroup)
         try:
@@ -204,7 +176,7 @@ def measure(kind, depth, duration, tmp, quota):
             stop_server(proc)
     finally:
         if cgroup:
-            cgroup.close()
+            cgroup.remove()
     return {
         "rps": requests / seconds,
         "requests": requests,

@@ -5,6 +5,15 @@ GET against redis-server), interleaved rounds (tool, ringlet_loadgen, tool,
 ...), the server pinned to CPU 0 and the load generators to CPU 1.
 
   bench/loadgen_peers_compare.py build-bench/tools/ringlet_loadgen [--rounds 3] [--duration 3] [--realtime]
+  bench/loadgen_peers_compare.py build/tools/ringlet_loadgen --quota 0.5 --realtime   # as root: decides depth 1 / -P 1
+
+With --quota CPUS the servers run in a cgroup CPU quota (bench/cpu_quota.py,
+the same group ringlet_loadgen compare --quota makes; at nice -20 instead of
+SCHED_FIFO, which would escape the quota): the server is then the limit for
+both tools, and requests/s compares how well each keeps it busy. Free runs
+cannot decide depth 1 and -P 1 on two vCPUs: there wrk's one thread and
+redis-benchmark saturate their own CPU first (DESIGN.md, "Measuring on two
+vCPUs"). Each round prints the load average at its start.
 
 For each scenario it prints, per round, both tools' requests/s and CPU time
 per request (the load generator's own user + system time from wait4, divided
@@ -31,12 +40,20 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no bench/__pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_quota import cpu_quota  # noqa: E402  (bench/cpu_quota.py)
+
 ap = argparse.ArgumentParser()
 ap.add_argument('loadgen')
 ap.add_argument('--rounds', type=int, default=3)
 ap.add_argument('--duration', type=float, default=3)
 ap.add_argument('--only', default='')
 ap.add_argument('--realtime', action='store_true', help='SCHED_FIFO 10 for the servers and both generators (root)')
+ap.add_argument('--quota', type=float, default=0,
+                help='run the servers in a cgroup CPU quota of this many CPUs (root; e.g. 0.5)')
+ap.add_argument('--quota-period', type=int, default=100000, metavar='US',
+                help='the quota\'s period in microseconds (default 100000)')
 args = ap.parse_args()
 for tool in ('nginx', 'wrk', 'redis-server', 'redis-benchmark', 'taskset'):
     if not shutil.which(tool):
@@ -62,13 +79,20 @@ def wait_port(port):
 
 
 rt = ['chrt', '-f', '10'] if args.realtime else []
+quota = cpu_quota(args.quota, 'loadgen-peers', args.quota_period) if args.quota > 0 else None
+# SCHED_FIFO escapes a CFS quota: a server in the quota gets nice -20 instead.
+server_rt = (['nice', '-n', '-20'] if quota else rt) if args.realtime else []
 
 
 def start(cmd):
-    p = subprocess.Popen(rt + ['taskset', '-c', '0'] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
+    p = subprocess.Popen(server_rt + ['taskset', '-c', '0'] + cmd, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=quota.join if quota else None)
     started.append(p)
     return p
+
+
+def load_average():
+    return ' '.join(open('/proc/loadavg').read().split()[:3])
 
 
 def run_measured(cmd):
@@ -141,15 +165,18 @@ try:
     wait_port(nginx_port)
     wait_port(redis_port)
     print(f'machine: {os.cpu_count()} CPUs, {open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].splitlines()[0].strip()}, '
-          f'load average {open("/proc/loadavg").read().split()[:3]}')
+          f'load average {load_average()}')
+    print(f'servers: CPU 0, {f"in a quota of {args.quota:g} CPU per {args.quota_period} us ({quota.path})" if quota else "free (no quota)"}; '
+          f'load generators: CPU 1{", SCHED_FIFO 10" if args.realtime else ""}')
     for name, (peer, ours, peer_rps, peer_count) in scenarios.items():
         if args.only and name not in args.only.split(','):
             continue
         print(f'\n{name}: peer: {" ".join(peer())}\n{" " * len(name)}  ours: {" ".join(ours())}')
         print(f'  {"round":>5} {"peer req/s":>12} {"ours req/s":>12} {"ratio":>7} {"peer µs/req":>12} '
-              f'{"ours µs/req":>12} {"CPU ratio":>9}')
+              f'{"ours µs/req":>12} {"CPU ratio":>9}  load average')
         ratios, cpu_ratios = [], []
         for rnd in range(1, args.rounds + 1):
+            load = load_average()
             out_p, cpu_p = run_measured(peer())
             rps_p = peer_rps(out_p)
             # CPU per request over everything the peer answered (wrk: its count; redis-benchmark: -n).
@@ -161,7 +188,7 @@ try:
             ratios.append(rps_o / rps_p)
             cpu_ratios.append(us_o / us_p)
             print(f'  {rnd:>5} {rps_p:>12,.0f} {rps_o:>12,.0f} {rps_o / rps_p:>7.3f} {us_p:>12.2f} {us_o:>12.2f} '
-                  f'{us_o / us_p:>9.3f}')
+                  f'{us_o / us_p:>9.3f}  {load}')
         print(f'  median same-round ratios: requests/s {statistics.median(ratios):.3f} '
               f'({min(ratios):.3f}-{max(ratios):.3f}), CPU per request {statistics.median(cpu_ratios):.3f} '
               f'({min(cpu_ratios):.3f}-{max(cpu_ratios):.3f})')
@@ -174,4 +201,7 @@ finally:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+    if quota:
+        print(f'the quota throttled the servers {quota.throttled()} times')
+        quota.remove()
     shutil.rmtree(work, ignore_errors=True)

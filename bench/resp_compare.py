@@ -45,6 +45,10 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no bench/__pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_quota import cpu_quota  # noqa: E402  (bench/cpu_quota.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD_DIR", os.path.join(ROOT, "build-bench"))
 PRIORITY = []  # --nice / --realtime: what runs the servers and the client ahead of other work
@@ -55,47 +59,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class cgroup:
-    """A CPU-quota cgroup (half a CPU) created for the run, removed after."""
-
-    def __init__(self):
-        name = f"ringlet-resp-bench-{os.getpid()}"
-        v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-        self.path = os.path.join("/sys/fs/cgroup" if v2 else "/sys/fs/cgroup/cpu", name)
-        os.mkdir(self.path)
-        try:
-            self._limit(v2)
-        except BaseException:
-            os.rmdir(self.path)
-            raise
-
-    def _limit(self, v2):
-        def write(name, value):
-            try:
-                with open(os.path.join(self.path, name), "w") as f:
-                    f.write(value)
-            except OSError as e:
-                raise OSError(f"{self.path}/{name} = {value}: {e}") from None
-        if v2:
-            write("cpu.max", "50000 100000")
-            return
-        write("cpu.cfs_period_us", "100000")
-        write("cpu.cfs_quota_us", "50000")
-
-    def add(self, pid):
-        with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
-            f.write(str(pid))
-
-    def remove(self):
-        for _ in range(50):
-            try:
-                os.rmdir(self.path)
-                return
-            except OSError:
-                time.sleep(0.1)  # a process still leaving it
-        print(f"warning: could not remove {self.path}", file=sys.stderr)
 
 
 def server_cpu_ns(pid):
@@ -199,7 +162,7 @@ def run(args):
                     if mode == "free":
                         requests *= 2
                     for kind in kinds:
-                        group = cgroup() if mode == "quota" else None
+                        group = cpu_quota(0.5, "resp-bench") if mode == "quota" else None
                         try:
                             s = server(kind, group)
                         except BaseException:

@@ -10,7 +10,8 @@
 // it sends, and "* <address> left" when it goes. A line longer than
 // --max-line bytes (default 1024, without the newline) is not sent: its
 // author gets "* error: line longer than N bytes, not sent" and stays
-// connected. Ctrl-C or SIGTERM stops the server gracefully (exit 0); exit 2
+// connected. Ctrl-C or SIGTERM stops the server gracefully (exit 0: every
+// client gets what the room had queued for it, then is closed); exit 2
 // means a bad argument, 1 that it could not listen.
 //
 // A slow client (one that does not read what the room sends it) gets a
@@ -180,7 +181,8 @@ task<void> read_lines(room& r, member& m) {
     bool skipping = false;                       // inside a too-long line
     for (;;) {
         // Idle (no byte) and write timeouts are the connection's; the line's own limit is here.
-        auto line = co_await in.read_line(limit, r.line_limit());
+        // Between lines a graceful stop ends the wait (a line begun is read first).
+        auto line = co_await read_line_until_drain(in, limit, r.line_limit());
         const bool too_long = line ? line->size() > r.max_line() : line.error() == errc::message_too_long;
         if (too_long) {
             if (!skipping) {
@@ -192,6 +194,10 @@ task<void> read_lines(room& r, member& m) {
         }
         if (!line) {
             if (line.error() == errc::timed_out) m.why_left = " (timed out)";
+            if (line.error() == errc::operation_canceled && draining()) {
+                m.leaving = true;  // no more lines for it; its flusher still writes what is queued
+                co_return;
+            }
             break;  // end of stream, reset, timed out, or stopped
         }
         if (skipping) {

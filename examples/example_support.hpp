@@ -312,6 +312,20 @@ task<void> accept_each(Listener& lst, task_group& connections, net::connection_g
     co_await until_drain(accept_until_stopped(lst, connections, gate, std::move(handle)));
 }
 
+/// Whether this shard has begun a graceful stop (SIGTERM, runtime::request_stop()).
+inline bool draining() { return this_shard::drain_token().stop_requested(); }
+
+/// The next line from `in`, as in.read_line(max_length, limit); while none
+/// of it is buffered (the session is idle between lines) the wait also ends
+/// when the shard begins a graceful stop, with errc::operation_canceled and
+/// draining() true, so that idle sessions end at once at a SIGTERM instead
+/// of at the drain timeout. A line already begun is read to its end.
+template <class Reader>
+task<result<std::string>> read_line_until_drain(Reader& in, std::size_t max_length, timeout limit) {
+    if (!in.buffered().empty()) co_return co_await in.read_line(max_length, limit);
+    co_return co_await until_drain(in.read_line(max_length, limit));
+}
+
 /// Accepts connections and echoes each in its own task, within `limits`,
 /// until the runtime begins a graceful stop or stops (see accept_each); then
 /// closes the listener (removing a unix socket file) and lets the

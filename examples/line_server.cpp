@@ -11,7 +11,8 @@
 // is closed. When a client sends the line "exit", the server does what the
 // seed does: that connection closes and the server stops — it prints
 // `exiting`, closes the other connections and the listener, and exits 0.
-// SIGINT or SIGTERM stop it the same way (without the `exiting` line).
+// SIGINT or SIGTERM stop it the same way (without the `exiting` line): idle
+// connections close at once, a line being received is read and printed first.
 // A client that sends nothing for --idle-timeout (default 60 s), takes
 // longer than --read-timeout (120 s) for one line, or stops reading a reply
 // for --write-timeout (60 s) is closed; beyond --max-connections (10,000)
@@ -55,7 +56,8 @@ task<void> print_lines(tcp::stream conn, task_group& server, std::size_t max_lin
     net::buffered_reader in{conn};
     for (;;) {
         // Idle (no byte) and write timeouts are the connection's; the line's own limit is here.
-        auto line = co_await in.read_line(max_line + 2, line_limit);  // read_line counts the "\r\n"
+        // An idle connection (no line begun) ends at once at a graceful stop.
+        auto line = co_await read_line_until_drain(in, max_line + 2, line_limit);  // counts the "\r\n"
         const bool too_long = line ? line->size() > max_line : line.error() == errc::message_too_long;
         if (too_long || !line) {
             if (too_long) {
@@ -68,7 +70,7 @@ task<void> print_lines(tcp::stream conn, task_group& server, std::size_t max_lin
             if (!line && line.error() == errc::timed_out) {
                 std::fprintf(stderr, "line_server: %s timed out; closing it\n", peer.c_str());
             }
-            break;  // too long, end of stream, reset, timed out, or the server stopping
+            break;  // too long, end of stream, reset, timed out, or the server stopping or draining
         }
         if (*line == "exit") {
             std::printf("exiting\n");

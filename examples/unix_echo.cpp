@@ -151,12 +151,12 @@ task<int> run(const net::address& where, net::connection_limits limits) {
     // The server: the first connection is inspected, then echoed.
     task_group server;
     net::connection_gate gate{limits};
-    server.spawn([](local::listener& l, net::connection_gate& g) -> task<void> {
+    server.spawn([](local::listener& l, net::connection_gate& g, task_group& group) -> task<void> {
         auto conn = co_await l.accept(5s);
         if (!conn) co_return;
         print_credentials(*conn);
-        co_await g.admit(std::move(*conn), [](local::stream c) { return echo_connection(std::move(c)); });
-    }(*lst, gate));
+        group.spawn(g.admit(std::move(*conn), [](local::stream c) { return echo_connection(std::move(c)); }));
+    }(*lst, gate, server));
     const int code = co_await client(where);
     server.request_stop();
     co_await server.wait();

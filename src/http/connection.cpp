@@ -12,6 +12,11 @@
 //   whatever tcp::serve does: keepalive_timeout while idle, header_timeout as
 //   one deadline from a head's first byte, body_timeout per body read,
 //   send_timeout per write.
+// - A graceful stop (this_shard::drain_token()) ends an idle connection at
+//   once, as nginx does: its wait between requests also watches the drain
+//   (idle_receive: one more stop callback in run()'s frame, no frame or
+//   allocation of its own). A request in progress is answered, with
+//   "Connection: close", and then the connection ends.
 #include "http/connection.hpp"
 
 #include "http/shard_buffers.hpp"
@@ -50,6 +55,43 @@ struct buffer_back {
 bool clean(std::string_view s) noexcept {
     return s.find_first_of("\r\n") == std::string_view::npos;
 }
+
+bool draining() { return this_shard::drain_token().stop_requested(); }
+
+/// stream::receive() for a connection idle between requests: it also ends,
+/// with errc::operation_canceled, when the shard begins to drain. Bytes
+/// already there are taken first (await_ready), so a request that arrived
+/// before the drain is still read.
+class idle_receive final : stop_callback_base {
+public:
+    idle_receive(net::stream& source, timeout limit) : stop_callback_base(&on_drain), op_(source.receive(limit)) {}
+
+    bool await_ready() noexcept { return op_.await_ready(); }
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> waiter) {
+        const stop_token drain = this_shard::drain_token();
+        if (drain.stop_requested()) {
+            drained_ = true;
+            return false;
+        }
+        if (!op_.suspend(waiter, ringlet::detail::token_of(waiter))) return false;
+        (void)register_with(drain);  // not requested: nothing ran since the check
+        return true;
+    }
+    result<net::received> await_resume() noexcept {
+        deregister();
+        if (drained_) return unexpected{make_error_code(errc::operation_canceled)};
+        return op_.await_resume();
+    }
+
+private:
+    static void on_drain(stop_callback_base* self) noexcept {
+        static_cast<idle_receive*>(self)->op_.wake(make_error_code(errc::operation_canceled));
+    }
+
+    net::receive_op op_;
+    bool drained_ = false;
+};
 
 class tcp_io final : public transport {
 public:
@@ -136,11 +178,12 @@ task<void> connection::run() {
             const timeout limit = first_request_ ? timeout{options_->header_timeout}
                                                  : timeout{options_->keepalive_timeout};
             if (net::stream* source = io_->lease_source()) {
-                auto got = co_await source->receive(limit);
-                if (!got || got->empty()) break;  // timeout, reset, end of stream, stop: close quietly
+                idle_receive wait{*source, limit};  // named: GCC 12 copies braced temporaries in co_await
+                auto got = co_await wait;
+                if (!got || got->empty()) break;  // timeout, reset, end of stream, stop, drain: close quietly
                 pending_ = io_->keep(std::move(*got));
             } else {
-                auto got = co_await io_->receive(limit);
+                auto got = co_await until_drain(io_->receive(limit));  // (TLS: a frame while idle)
                 if (!got || got->empty()) break;
                 pending_ = *got;
             }
@@ -274,7 +317,7 @@ task<bool> connection::handle_one() {
             threw = true;
         }
     }
-    bool keep = head_.keep_alive() && !res.close_;
+    bool keep = head_.keep_alive() && !res.close_ && !draining();  // draining: "Connection: close"
     if (threw) {
         if (res.streaming_) co_return false;  // the head is out: only closing tells the client
         res = response{*this};

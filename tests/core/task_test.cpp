@@ -207,6 +207,65 @@ TEST(TaskGroup, CancellingTheWaiterCancelsTheChildren) {
     });
 }
 
+// A child's completion hook runs once however it ends (returned, threw,
+// stopped), after the child's frame is gone and before wait() returns.
+namespace {
+struct hook_log {
+    int calls = 0;
+    int frames_alive_at_last_call = -1;
+    int frames_alive = 0;
+    static void on_end(void* self) noexcept {
+        auto& log = *static_cast<hook_log*>(self);
+        ++log.calls;
+        log.frames_alive_at_last_call = log.frames_alive;
+    }
+};
+struct alive {
+    hook_log& log;
+    explicit alive(hook_log& l) : log(l) { ++log.frames_alive; }
+    ~alive() { --log.frames_alive; }
+};
+task<void> counted_child(hook_log& log, int how) {
+    alive here{log};
+    if (how == 1) throw std::runtime_error("child failed");
+    if (how == 2) (void)co_await sleep_for(1h);  // ended by the group's stop
+    co_return;
+}
+}  // namespace
+
+TEST(TaskGroup, CompletionHookRunsOnceAfterEachChildEnds) {
+    runtime rt{quiet_runtime()};
+    for (int how : {0, 1, 2}) {
+        hook_log log;
+        rt.run([&]() -> task<void> {
+            task_group group;
+            group.spawn(hooked_task<>{counted_child(log, how), {&hook_log::on_end, &log}});
+            EXPECT_EQ(log.calls, 0);  // scheduled, not run inline
+            if (how == 2) {
+                (void)co_await sleep_for(2ms);
+                group.request_stop();
+            }
+            if (how == 1) {
+                EXPECT_THROW(co_await group.wait(), std::runtime_error);
+            } else {
+                co_await group.wait();
+            }
+            EXPECT_EQ(log.calls, 1) << "ended by " << how;
+        });
+        EXPECT_EQ(log.calls, 1);
+        EXPECT_EQ(log.frames_alive_at_last_call, 0) << "the child's frame is freed before its hook runs";
+    }
+}
+
+TEST(TaskGroup, SpawnOffAShardThrowsAndRunsTheHook) {
+    hook_log log;
+    task_group group;
+    EXPECT_THROW(group.spawn(hooked_task<>{counted_child(log, 0), {&hook_log::on_end, &log}}), std::logic_error);
+    EXPECT_EQ(log.calls, 1);
+    EXPECT_EQ(log.frames_alive, 0);
+    EXPECT_EQ(group.running(), 0u);
+}
+
 TEST(WhenAll, YieldsEveryValueInOrder) {
     runtime rt{quiet_runtime()};
     rt.run([]() -> task<void> {

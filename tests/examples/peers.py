@@ -9,11 +9,17 @@
   peers.py stall ADDRESS TEXT MIN MAX  sends TEXT (no newline), then nothing:
                                      the server must close within MIN..MAX s
   peers.py unnamed-dgram NAME        two datagrams from an unnamed unix socket
+  peers.py idle-stop ADDRESS PID KIND MAX  an idle connection (KIND http: after
+                                     one keep-alive request; chat: after the
+                                     welcome; line), then SIGTERM to PID: the
+                                     server must close it within MAX s
 
 Every socket wait has a timeout; a failed check raises, so the exit status is
 non-zero with the reason on stderr.
 """
+import os
 import select
+import signal
 import socket
 import sys
 import time
@@ -244,6 +250,35 @@ def unnamed_datagrams(name):
     print('unnamed-dgram: sent 2')
 
 
+def idle_stop(address, pid, kind, most):
+    """A graceful stop ends idle sessions at once, not at the drain timeout."""
+    host, port = address.rsplit(':', 1)
+    with socket.create_connection((host, int(port)), TIMEOUT) as s:
+        s.settimeout(TIMEOUT)
+        want = {'http': b'Hello, World!', 'chat': b'\n', 'line': b''}[kind]
+        if kind == 'http':
+            s.sendall(b'GET /plaintext HTTP/1.1\r\nHost: test\r\n\r\n')
+        got = b''
+        while not got.endswith(want):
+            chunk = s.recv(4096)
+            if not chunk:
+                raise SystemExit('idle-stop: the server closed before the connection was idle: %r' % got)
+            got += chunk
+        time.sleep(0.2)  # idle now
+        start = time.monotonic()
+        os.kill(int(pid), signal.SIGTERM)
+        s.settimeout(float(most))
+        try:
+            while s.recv(4096):
+                pass
+        except socket.timeout:
+            raise SystemExit('idle-stop: the %s server kept an idle connection for %s s after SIGTERM' % (kind, most))
+        except ConnectionResetError:
+            pass
+        took = time.monotonic() - start
+    print('idle-stop: %s closed the idle connection %.2f s after SIGTERM' % (kind, took))
+
+
 if __name__ == '__main__':
     command, args = sys.argv[1], sys.argv[2:]
     if command == 'body':
@@ -258,6 +293,8 @@ if __name__ == '__main__':
         long_line(*args)
     elif command == 'stall':
         stall(*args)
+    elif command == 'idle-stop':
+        idle_stop(*args)
     elif command == 'unnamed-dgram':
         unnamed_datagrams(*args)
     else:

@@ -251,4 +251,15 @@ has "$work/hs_help.out" '^usage: http_server ADDRESS'
 expect_exit 2 hs_bad "$bin/http_server" 127.0.0.1:0 --shards zero
 expect_exit 2 hs_noaddr "$bin/http_server"
 
+echo "== SIGTERM ends idle sessions at once, not at the 10 s drain timeout"
+start chat_drain "$bin/chat_server" 127.0.0.1:0
+timeout 30 python3 "$peers" idle-stop "$addr" "$pid" chat 3 || fail "chat_server kept an idle client after SIGTERM"
+finish chat_drain "$pid"
+start line_drain "$bin/line_server" 127.0.0.1:0
+timeout 30 python3 "$peers" idle-stop "$addr" "$pid" line 3 || fail "line_server kept an idle client after SIGTERM"
+finish line_drain "$pid"
+start http_drain "$bin/http_server" 127.0.0.1:0 --shards 2
+timeout 30 python3 "$peers" idle-stop "$addr" "$pid" http 3 || fail "http_server kept an idle keep-alive connection after SIGTERM"
+finish http_drain "$pid"
+
 echo "all example checks passed"

@@ -162,6 +162,65 @@ TEST(HttpServer, KeepaliveTimeoutClosesIdleConnections) {
     });
 }
 
+// A graceful stop (drain) ends an idle keep-alive connection at once rather
+// than at the drain timeout, while a request in progress gets its whole
+// response, marked "Connection: close".
+TEST(HttpServer, GracefulStopEndsIdleConnectionsAndFinishesRequests) {
+    runtime_options o = quiet_runtime();
+    o.drain_timeout = 10s;
+    runtime rt{o};
+    const std::string big = [] {
+        std::string b(100'000, '\0');
+        for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+        return b;
+    }();
+    rt.run([&]() -> task<void> {
+        auto server = http::server::bind(test::loopback4(), {});
+        CO_ASSERT_OK(server);
+        const net::address where = server->local_address();
+        http::handler handler = [&big](http::request& req, http::response& res) -> task<void> {
+            if (req.path() == "/slow") {
+                (void)co_await sleep_for(400ms);  // in progress when the drain begins
+                res.set_body(big);
+                co_return;
+            }
+            res.set_body("fast");
+        };
+        task_group serving;
+        serving.spawn(server->serve(handler));
+
+        auto idle = co_await tcp::connect(where, {.timeout = 5s});
+        CO_ASSERT_OK(idle);
+        CO_ASSERT_OK(co_await idle->write_all("GET /fast HTTP/1.1\r\nHost: t\r\n\r\n"));
+        http::response_reader<tcp::stream> idle_in{*idle};
+        CO_ASSERT_OK(co_await idle_in.read_head(false, 5s));
+        auto fast = co_await idle_in.read_body(100, 5s);
+        CO_ASSERT_OK(fast);
+        EXPECT_EQ(*fast, "fast");
+
+        auto busy = co_await tcp::connect(where, {.timeout = 5s});
+        CO_ASSERT_OK(busy);
+        CO_ASSERT_OK(co_await busy->write_all("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
+        (void)co_await sleep_for(100ms);
+        const auto stop_at = clock::now();
+        rt.request_stop();  // graceful: the drain begins
+
+        EXPECT_TRUE(co_await closed_within(*idle, 3000ms));
+        EXPECT_LT(clock::now() - stop_at, 1s) << "the idle connection waited for the drain timeout";
+        http::response_reader<tcp::stream> busy_in{*busy};
+        auto head = co_await busy_in.read_head(false, 5s);
+        CO_ASSERT_OK(head);
+        EXPECT_EQ((*head)->status(), 200);
+        EXPECT_EQ((*head)->header("Connection"), "close");
+        auto body = co_await busy_in.read_body(200'000, 5s);
+        CO_ASSERT_OK(body);
+        EXPECT_EQ(*body, big);
+        EXPECT_TRUE(co_await closed_within(*busy, 3000ms));
+        co_await serving.wait();  // every connection has ended: serve() returns
+        EXPECT_LT(clock::now() - stop_at, 3s) << "drain_timeout is 10 s";
+    });
+}
+
 TEST(HttpServer, HeaderTimeoutClosesSlowHeads) {
     with_server({.header_timeout = 200ms}, [](net::address where) -> task<void> {
         auto conn = co_await tcp::connect(where, {.timeout = 5s});

@@ -4,7 +4,7 @@
 //     net::connection_gate gate{{.idle_timeout = 30s}};        // one per shard's accept loop
 //     for (;;) {
 //         auto conn = co_await lst.accept();
-//         if (conn) connections.spawn(gate.admit(std::move(*conn), handle));
+//         if (conn) connections.spawn(gate.admit(std::move(*conn), handle));   // a task_group
 //         ...
 //     }
 //
@@ -15,6 +15,7 @@
 #pragma once
 
 #include <ringlet/core/task.hpp>
+#include <ringlet/core/task_group.hpp>
 #include <ringlet/net/stream.hpp>
 
 #include <chrono>
@@ -60,6 +61,8 @@ std::size_t release_cached_memory() noexcept;
 
 /// Counts one shard's connections against connection_limits. Must outlive
 /// every task admit() returned (keep it beside the task_group they run in).
+/// The count rides on the group's frame for each connection (a
+/// completion_hook), so counting costs no memory per connection.
 ///
 /// Memory after a burst: whenever the connections being handled fall to half
 /// of their peak since the last release (with that peak at least
@@ -72,21 +75,24 @@ public:
     connection_gate(const connection_gate&) = delete;
     connection_gate& operator=(const connection_gate&) = delete;
 
-    /// The task that serves `conn`, decided now: below max_connections, it
-    /// sets conn's progress timeouts (idle_timeout for reads, write_timeout
-    /// for writes), calls `handle(std::move(conn))` at once and runs the
-    /// task that yields, counting the connection until it ends. At the cap,
-    /// a task that resets and closes conn, counted in refused().
+    /// The task that serves `conn`, decided now, for task_group::spawn:
+    /// below max_connections, it sets conn's progress timeouts (idle_timeout
+    /// for reads, write_timeout for writes), calls `handle(std::move(conn))`
+    /// at once and yields that task, counted as a connection until it ends
+    /// (the group runs the completion hook; no frame of the gate's). At the
+    /// cap, a task that resets and closes conn, counted in refused(). Spawn
+    /// what it yields: a hooked_task dropped unspawned stays counted.
     /// Cancellation: the handler's, through the task's stop token.
     template <std::derived_from<stream> Stream, class Handler>
-    [[nodiscard]] task<void> admit(Stream conn, Handler&& handle) {
+    [[nodiscard]] hooked_task<> admit(Stream conn, Handler&& handle) {
         if (limits_.max_connections != 0 && active_ >= limits_.max_connections) {
             ++refused_;
-            return refuse(stream{std::move(conn)});
+            return {refuse(stream{std::move(conn)}), {}};
         }
         apply(conn);
+        task<void> body = handle(std::move(conn));
         if (++active_ > peak_) peak_ = active_;
-        return count(handle(std::move(conn)));
+        return {std::move(body), {&connection_gate::left, this}};
     }
 
     /// The smallest peak of connections after which the gate releases memory.
@@ -109,9 +115,8 @@ public:
     [[nodiscard]] static task<void> refuse(stream conn);
 
 private:
-    /// Runs `handler_task`, then releases its place (and memory after a burst).
-    task<void> count(task<void> handler_task);
-    void leave() noexcept;
+    /// A connection's completion hook: releases its place (and memory after a burst).
+    static void left(void* gate) noexcept;
 
     connection_limits limits_;
     std::size_t active_ = 0;
