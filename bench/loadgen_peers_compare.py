@@ -19,7 +19,10 @@ For each scenario it prints, per round, both tools' requests/s and CPU time
 per request (the load generator's own user + system time from wait4, divided
 by the requests it reports), the same-round ratios ringlet_loadgen / tool,
 and their medians. Scenarios (issue 11's bars: requests/s within 10 %, CPU
-per request at most 1.2x):
+per request at most 1.2x). For RESP, redis-server's own command count
+(INFO stats, before and after each tool's whole run, over its wall time,
+so start-up and warm-up are in it for both) is printed beside: a referee
+that does not depend on either tool's report:
   http-1   nginx /plaintext, 50 connections, depth 1      (wrk -t1 -c50)
   http-16  nginx /plaintext, 50 connections, pipelined 16 (wrk with a pipelining script)
   resp-1   redis-server GET, 50 connections, -P 1         (redis-benchmark -t get -c 50)
@@ -93,6 +96,19 @@ def start(cmd):
 
 def load_average():
     return ' '.join(open('/proc/loadavg').read().split()[:3])
+
+
+def redis_commands():
+    """redis-server's own count of the commands it processed (INFO stats)."""
+    with socket.create_connection(('127.0.0.1', redis_port)) as s:
+        s.sendall(b'INFO stats\r\n')
+        text = b''
+        while b'total_commands_processed:' not in text or not text.endswith(b'\r\n'):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            text += chunk
+    return int(re.search(rb'total_commands_processed:(\d+)', text).group(1))
 
 
 def run_measured(cmd):
@@ -172,23 +188,29 @@ try:
         if args.only and name not in args.only.split(','):
             continue
         print(f'\n{name}: peer: {" ".join(peer())}\n{" " * len(name)}  ours: {" ".join(ours())}')
+        counted = name.startswith('resp')  # redis-server counts its commands: a referee for both tools
         print(f'  {"round":>5} {"peer req/s":>12} {"ours req/s":>12} {"ratio":>7} {"peer µs/req":>12} '
-              f'{"ours µs/req":>12} {"CPU ratio":>9}  load average')
+              f'{"ours µs/req":>12} {"CPU ratio":>9}  ' + ('server-counted req/s peer / ours  ' if counted else '') +
+              'load average')
         ratios, cpu_ratios = [], []
         for rnd in range(1, args.rounds + 1):
             load = load_average()
+            before, began = (redis_commands(), time.monotonic()) if counted else (0, 0)
             out_p, cpu_p = run_measured(peer())
+            served_p = (redis_commands() - before) / (time.monotonic() - began) if counted else 0
             rps_p = peer_rps(out_p)
             # CPU per request over everything the peer answered (wrk: its count; redis-benchmark: -n).
             n_p = peer_count(out_p) if peer_count else int(peer()[peer().index('-n') + 1])
+            before, began = (redis_commands(), time.monotonic()) if counted else (0, 0)
             out_o, cpu_o = run_measured(ours())
+            served_o = (redis_commands() - before) / (time.monotonic() - began) if counted else 0
             rps_o = lg_rps(out_o)
             n_o = lg_count(out_o)
             us_p, us_o = cpu_p * 1e6 / n_p, cpu_o * 1e6 / n_o
             ratios.append(rps_o / rps_p)
             cpu_ratios.append(us_o / us_p)
             print(f'  {rnd:>5} {rps_p:>12,.0f} {rps_o:>12,.0f} {rps_o / rps_p:>7.3f} {us_p:>12.2f} {us_o:>12.2f} '
-                  f'{us_o / us_p:>9.3f}  {load}')
+                  f'{us_o / us_p:>9.3f}  ' + (f'{served_p:>16,.0f} / {served_o:<14,.0f}  ' if counted else '') + load)
         print(f'  median same-round ratios: requests/s {statistics.median(ratios):.3f} '
               f'({min(ratios):.3f}-{max(ratios):.3f}), CPU per request {statistics.median(cpu_ratios):.3f} '
               f'({min(cpu_ratios):.3f}-{max(cpu_ratios):.3f})')
