@@ -336,7 +336,11 @@ context context::server(const server_options& options) {
     } else {
         wolfSSL_CTX_set_verify(state->ctx, WOLFSSL_VERIFY_NONE, nullptr);
     }
-    if (!options.session_tickets) wolfSSL_CTX_NoTicketTLSv12(state->ctx);
+    if (!options.session_tickets) {
+        // Both: TLS 1.3 sends its NewSessionTicket after the handshake unless told not to.
+        wolfSSL_CTX_NoTicketTLSv12(state->ctx);
+        wolfSSL_CTX_no_ticket_TLSv13(state->ctx);
+    }
     for (const auto& n : options.by_server_name) {
         detail::sni_entry e{n.server_name,
                             n.certificate_chain_file.empty() ? n.certificate_chain_pem : read_file(n.certificate_chain_file),
