@@ -103,6 +103,7 @@ http {
 PRIORITY = []  # the server's: --realtime ["chrt", "-f", "10"], --nice ["nice", "-n", "-20"]
 REALTIME = False
 QUOTA = 0.5  # --quota
+OTHER = ""  # --b: another http_server binary in nginx's place
 
 
 class Cgroup(base.Cgroup):
@@ -165,11 +166,14 @@ def start_server(kind, tmp, case, cgroup):
             base.stop_server(proc)
             raise SystemExit("nginx did not start: " + proc.stderr.read().decode())
     else:
-        cmd = priority + ["taskset", "-c", "0", os.path.join(BUILD, "examples", "http_server"), "127.0.0.1:0",
+        binary = os.path.join(BUILD, "examples", "http_server") if kind == "ringlet" else OTHER
+        cmd = priority + ["taskset", "-c", "0", binary, "127.0.0.1:0",
                           "--shards", "1", "--cert", os.path.join(tmp, "cert.pem"), "--key", os.path.join(tmp, "key.pem")]
         if not tickets:
             cmd.append("--no-session-tickets")
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Another build's binary loads its own libringlet (meson links with RUNPATH).
+        env = dict(os.environ, LD_LIBRARY_PATH=os.path.dirname(binary)) if kind == "b" else None
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         line = proc.stdout.readline()
         m = re.match(r"listening on .*:(\d+)", line)
         if not m:
@@ -260,6 +264,8 @@ def main():
     ap.add_argument("--realtime", action="store_true", help="root: server and wrk SCHED_FIFO (see above)")
     ap.add_argument("--nice", action="store_true", help="root: server and wrk at nice -20")
     ap.add_argument("--quota", type=float, default=0.5, help="the server's CPU share in quota mode (default 0.5)")
+    ap.add_argument("--b", default="", help="compare with this http_server binary (another build: a variant's "
+                    "same-round ratio) instead of nginx")
     ap.add_argument("--out", default="")
     args = ap.parse_args()
     for tool in ("wrk", "nginx", "taskset", "openssl"):
@@ -276,7 +282,9 @@ def main():
         PRIORITY[:] = ["chrt", "-f", "10"]
     elif args.nice:
         PRIORITY[:] = ["nice", "-n", "-20"]
-    servers = ["ringlet", "nginx"]
+    servers = ["ringlet", "b" if args.b else "nginx"]
+    global OTHER
+    OTHER = args.b
     results = {"cpu": base.cpu_model(), "cases": {}}
     print("CPU: %s, %d CPUs; server on CPU 0 (quota mode: %.2f CPU), wrk -t1 -c4 on CPU 1%s" %
           (results["cpu"], os.cpu_count(), QUOTA, ", SCHED_FIFO" if args.realtime else ", nice -20" if args.nice else ""))
@@ -304,16 +312,16 @@ def run_all(args, servers, results, cgroup):
                     name = "%s %s %s" % (case, suite, mode)
                     print("\n== %s (%s; %d rounds x %d s)" % (name, unit, args.rounds, args.duration), flush=True)
                     print("%-6s %10s %10s %8s   cpu share r/n   cpu us/req r/n   wrk cpu r/n" %
-                          ("round", "ringlet", "nginx", "r/nginx"))
+                          ("round", "ringlet", servers[1], "r/" + servers[1]))
                     rounds = []
                     for r in range(args.rounds):
                         group = cgroup if mode == "quota" else None
                         row = {s: measure(s, case, suite, args.duration, tmp, group, checked) for s in servers}
-                        row["ratio"] = row["ringlet"]["figure"] / row["nginx"]["figure"]
+                        row["ratio"] = row["ringlet"]["figure"] / row[servers[1]]["figure"]
                         row["wrk_saturated"] = any(row[s]["wrk_cpu_share"] >= SATURATED for s in servers)
                         rounds.append(row)
                         print("%-6d %10.0f %10.0f %8.2f   %s   %s   %s%s %s" % (
-                            r + 1, row["ringlet"]["figure"], row["nginx"]["figure"], row["ratio"],
+                            r + 1, row["ringlet"]["figure"], row[servers[1]]["figure"], row["ratio"],
                             "/".join("%.0f%%" % (100 * row[s]["server_cpu_share"]) for s in servers),
                             "/".join("%.1f" % row[s]["server_cpu_us_per_request"] for s in servers),
                             "/".join("%.0f%%" % (100 * row[s]["wrk_cpu_share"]) for s in servers),
@@ -328,8 +336,8 @@ def run_all(args, servers, results, cgroup):
                         med[s + "_cpu_us"] = statistics.median(x[s]["server_cpu_us_per_request"] for x in rounds)
                     print("median %10.0f %10.0f %8.2f   (ratio range %.2f-%.2f; cpu us/req %.1f/%.1f; "
                           "wrk saturated in %d of %d rounds)" % (
-                              med["ringlet"], med["nginx"], med["ratio"], med["ratio_min"], med["ratio_max"],
-                              med["ringlet_cpu_us"], med["nginx_cpu_us"], med["rounds_wrk_saturated"], len(rounds)))
+                              med["ringlet"], med[servers[1]], med["ratio"], med["ratio_min"], med["ratio_max"],
+                              med["ringlet_cpu_us"], med[servers[1] + "_cpu_us"], med["rounds_wrk_saturated"], len(rounds)))
                     results["cases"][name] = {"rounds": rounds, "median": med}
         print("\nnegotiated: " + ", ".join("%s %s: %s %s" % (k[0], k[1], v[0], v[1]) for k, v in sorted(checked.items())))
         for (kind, suite), (proto, cipher) in checked.items():

@@ -90,9 +90,9 @@ struct stream_state {
         auto* self = static_cast<stream_state*>(arg);
         if (self->out.size() >= out_limit) return WOLFSSL_CBIO_ERR_WANT_WRITE;
         if (self->out.capacity() == 0) self->out.reserve(out_limit + record_room);
-        const std::size_t at = self->out.size();
-        self->out.resize(at + static_cast<std::size_t>(size));
-        std::memcpy(self->out.data() + at, buf, static_cast<std::size_t>(size));
+        // insert, not resize + memcpy: resize zeroes the bytes first (measured: 2.4 % of a bulk send).
+        const auto* p = reinterpret_cast<const std::byte*>(buf);
+        self->out.insert(self->out.end(), p, p + size);
         return size;
     }
 
