@@ -51,6 +51,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -288,6 +289,8 @@ def main():
     results = {"cpu": base.cpu_model(), "cases": {}}
     print("CPU: %s, %d CPUs; server on CPU 0 (quota mode: %.2f CPU), wrk -t1 -c4 on CPU 1%s" %
           (results["cpu"], os.cpu_count(), QUOTA, ", SCHED_FIFO" if args.realtime else ", nice -20" if args.nice else ""))
+    # SIGTERM/SIGINT unwind through the finally blocks: servers stopped, group removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     # One quota group for the whole run (RT bandwidth of a removed group is
     # freed lazily), removed at the end, also after a failure or Ctrl-C.
     cgroup = Cgroup() if "quota" in args.modes.split(",") else None
