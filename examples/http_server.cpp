@@ -3,6 +3,7 @@
 //   build/examples/http_server 127.0.0.1:8080                 # prints: listening on 127.0.0.1:8080
 //   build/examples/http_server 127.0.0.1:0 --shards 1
 //   build/examples/http_server 127.0.0.1:8443 --cert cert.pem --key key.pem   # HTTPS (ALPN http/1.1)
+//   build/examples/http_server 127.0.0.1:8443 --cert cert.pem --key key.pem --no-session-tickets
 //
 // Then: curl http://127.0.0.1:8080/plaintext       → Hello, World!
 //       curl http://127.0.0.1:8080/json            → {"message":"Hello, World!"}
@@ -32,7 +33,7 @@ namespace {
 
 constexpr const char* me = "http_server";
 
-constexpr const char* usage = R"(usage: http_server ADDRESS [--shards N] [--cert FILE --key FILE]
+constexpr const char* usage = R"(usage: http_server ADDRESS [--shards N] [--cert FILE --key FILE [--no-session-tickets]]
 
 Serves HTTP/1.1 until SIGINT or SIGTERM:
   GET /plaintext   Hello, World! (text/plain)
@@ -45,6 +46,8 @@ Serves HTTP/1.1 until SIGINT or SIGTERM:
   --shards N     serve on N shards, one listener each (default: all cores)
   --cert FILE    certificate chain (PEM): serve HTTPS
   --key FILE     its private key (PEM)
+  --no-session-tickets
+                 issue no session tickets: every HTTPS connection makes a full handshake
   --help         this text
 
 Prints "listening on <address>" once it accepts connections.
@@ -57,6 +60,7 @@ struct options {
     unsigned shards = 0;
     std::string cert;
     std::string key;
+    bool session_tickets = true;
 };
 
 options parse_args(int argc, char** argv) {
@@ -72,6 +76,8 @@ options parse_args(int argc, char** argv) {
             out.cert = option_value(me, argc, argv, i);
         } else if (arg == "--key") {
             out.key = option_value(me, argc, argv, i);
+        } else if (arg == "--no-session-tickets") {
+            out.session_tickets = false;
         } else {
             take_operand(me, arg, out.address);
         }
@@ -142,7 +148,10 @@ task<int> serve(const options& opts) {
         tls::context ctx;
         try {
             const tls::server_options tls_options{
-                .certificate_chain_file = opts.cert, .private_key_file = opts.key, .alpn = {"http/1.1"}};
+                .certificate_chain_file = opts.cert,
+                .private_key_file = opts.key,
+                .alpn = {"http/1.1"},
+                .session_tickets = opts.session_tickets};
             ctx = tls::context::server(tls_options);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "%s: %s\n", me, e.what());

@@ -9,7 +9,7 @@ namespace ringlet::http {
 namespace detail {
 namespace {
 
-constexpr std::size_t kReadSize = 16 * 1024;  // one TLS record
+constexpr std::size_t kReadSize = 16 * 1024;  // one TLS record of plaintext
 
 class tls_io final : public transport {
 public:
@@ -23,19 +23,7 @@ public:
     }
     void release() noexcept override {}
     task<result<void>> write(std::span<const net::const_buffer> parts, timeout limit) override {
-        // wolfSSL makes records of each write; small parts are joined first.
-        if (parts.size() == 1 || parts[0].size() + parts[1].size() > kReadSize) {
-            for (const net::const_buffer& part : parts) {
-                auto sent = co_await conn_.write_all(std::span{part.data(), part.size()}, limit);
-                if (!sent) co_return sent;
-            }
-            co_return result<void>{};
-        }
-        joined_.clear();
-        for (const net::const_buffer& part : parts) {
-            joined_.append(reinterpret_cast<const char*>(part.data()), part.size());
-        }
-        co_return co_await conn_.write_all(std::string_view{joined_}, limit);
+        return conn_.write_vectored(parts, limit);  // one send: head and body share records
     }
     task<void> linger(timeout) override { co_return; }  // close() waits for the peer's close_notify
     task<void> close() override { (void)co_await conn_.close(std::chrono::milliseconds{100}); }
@@ -43,7 +31,6 @@ public:
 private:
     tls::stream conn_;
     std::unique_ptr<std::byte[]> buffer_;
-    std::string joined_;
 };
 
 class tls_factory final : public transport_factory {
@@ -51,6 +38,9 @@ public:
     tls_factory(tls::context ctx, timeout handshake) noexcept : ctx_(std::move(ctx)), handshake_(handshake) {}
 
     task<std::unique_ptr<transport>> open(tcp::stream conn) const override {
+        // As for plaintext (tcp_io): a response must not wait for the ACK of
+        // the session tickets or of the previous response (Nagle).
+        (void)conn.set_nodelay(true);
         auto tls = co_await tls::server_handshake(std::move(conn), ctx_, {.handshake_timeout = handshake_});
         if (!tls) co_return nullptr;
         co_return std::make_unique<tls_io>(std::move(*tls));

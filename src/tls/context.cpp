@@ -3,8 +3,8 @@
 //
 // Design notes. A context_state owns one WOLFSSL_CTX and is shared (by
 // shared_ptr) by every shard: wolfSSL allows concurrent wolfSSL_new on one
-// CTX, and the CTX's built-in session-ticket key callback guards its keys
-// with a mutex, so tickets issued on one shard resume on any other. The I/O
+// CTX, and a server context's session-ticket keys (ticket_keys.cpp) belong
+// to it, so tickets issued on one shard resume on any other. The I/O
 // callbacks are set per connection (stream.cpp). The verify callback reports
 // through a thread-local pointer that stream.cpp sets around each wolfSSL
 // call, since wolfSSL runs it synchronously inside that call.
@@ -336,7 +336,15 @@ context context::server(const server_options& options) {
     } else {
         wolfSSL_CTX_set_verify(state->ctx, WOLFSSL_VERIFY_NONE, nullptr);
     }
-    if (!options.session_tickets) wolfSSL_CTX_NoTicketTLSv12(state->ctx);
+    if (options.session_tickets) {
+        state->tickets = std::make_unique<detail::ticket_keys>(options.ticket_key_lifetime);
+        wolfSSL_CTX_set_TicketEncCb(state->ctx, &detail::ticket_keys::callback);
+        wolfSSL_CTX_set_TicketEncCtx(state->ctx, state->tickets.get());
+    } else {
+        // Both: TLS 1.3 sends its NewSessionTicket after the handshake unless told not to.
+        wolfSSL_CTX_NoTicketTLSv12(state->ctx);
+        wolfSSL_CTX_no_ticket_TLSv13(state->ctx);
+    }
     for (const auto& n : options.by_server_name) {
         detail::sni_entry e{n.server_name,
                             n.certificate_chain_file.empty() ? n.certificate_chain_pem : read_file(n.certificate_chain_file),

@@ -8,7 +8,13 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
+#include <ringlet/core/time.hpp>
+
+#include <array>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -22,10 +28,43 @@ struct sni_entry {
     std::string key_pem;
 };
 
+/// The session-ticket keys of one server context, shared by all its shards
+/// and rotated (ticket_keys.cpp). Thread safety: callback() may run on any
+/// number of shards at once; a mutex guards the keys.
+class ticket_keys {
+public:
+    /// Throws std::runtime_error when `lifetime` is not positive.
+    explicit ticket_keys(clock::duration lifetime);
+    ticket_keys(const ticket_keys&) = delete;
+    ticket_keys& operator=(const ticket_keys&) = delete;
+    ~ticket_keys();
+    /// wolfSSL's SessionTicketEncCb; `arg` is the ticket_keys.
+    static int callback(WOLFSSL* ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
+                        unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc,
+                        unsigned char* ticket, int size, int* out_size, void* arg);
+
+private:
+    struct key {
+        std::array<unsigned char, WOLFSSL_TICKET_NAME_SZ> name{};
+        std::array<unsigned char, 16> secret{};  // AES-128
+        std::array<unsigned char, 4> salt{};     // nonce = salt + counter
+        clock::time_point born{};
+        std::uint64_t used = 0;  // tickets encrypted: the nonce counter
+        bool valid = false;
+    };
+    void rotate(clock::time_point now);  // with mutex_ held
+
+    std::mutex mutex_;
+    key current_;
+    key previous_;
+    const clock::duration lifetime_;
+};
+
 /// Thread safety: immutable after construction; WOLFSSL_CTX is safe for
-/// concurrent wolfSSL_new and its default ticket-key callback locks.
+/// concurrent wolfSSL_new, and `tickets` locks.
 struct context_state {
     WOLFSSL_CTX* ctx = nullptr;
+    std::unique_ptr<ticket_keys> tickets;  // server contexts issuing tickets
     bool server = false;
     bool verify_peer = true;
     std::string alpn;  // comma-separated, as wolfSSL_UseALPN wants it

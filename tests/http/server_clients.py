@@ -327,6 +327,9 @@ def https_suite(binary, tmp):
         check("Re-using existing connection" in err, "curl https: keep-alive reuse")
         r = curl("--cacert", cert, "--resolve", resolve, "--data-binary", "secret body", base + "/echo")
         check(r.stdout == b"secret body", "curl https: POST /echo")
+        # A body of many records (head and body share sends), then a short one on the same connection.
+        r = curl("--cacert", cert, "--resolve", resolve, base + "/bytes/3000001", base + "/bytes/5")
+        check(r.stdout == b"x" * 3000006, "curl https: /bytes/3000001 then /bytes/5 (%d bytes)" % len(r.stdout))
         r = curl("--resolve", resolve, base + "/plaintext")
         check(r.returncode != 0, "curl https without --cacert refuses the self-signed certificate")
     finally:

@@ -11,25 +11,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct tls_ends {
-    result<tls::stream> client = unexpected{ringlet::errc::invalid_argument};
-    result<tls::stream> server = unexpected{ringlet::errc::invalid_argument};
-};
-
-task<tls_ends> handshake_pair(tls::context server_ctx, tls::context client_ctx, std::string name,
-                              const tls::session* resume = nullptr) {
-    auto [c, s] = co_await tcp_pair();
-    tls::client_handshake_options copts;
-    copts.server_name = name;
-    copts.resume = resume;
-    auto both = co_await when_all(tls::client_handshake(std::move(c), client_ctx, copts),
-                                  tls::server_handshake(std::move(s), server_ctx));
-    tls_ends out;
-    out.client = std::move(std::get<0>(both));
-    out.server = std::move(std::get<1>(both));
-    co_return out;
-}
-
 tls::context sni_server() {
     tls::server_options o;
     o.certificate_chain_file = cert("server.pem");
@@ -44,12 +25,12 @@ TEST(TlsFeatures, ServerPicksTheCertificateBySni) {
     REQUIRE_CERTS();
     run_test([]() -> task<void> {
         auto server = sni_server();
-        auto named = co_await handshake_pair(server, client_context(), "sni.test");
+        auto named = co_await tls_pair(server, client_context(), "sni.test");
         CO_ASSERT_OK(named.client);
         CO_ASSERT_OK(named.server);
         EXPECT_NE(named.client->peer_subject().find("CN=sni.test"), std::string::npos) << named.client->peer_subject();
         EXPECT_EQ(named.server->server_name(), "sni.test");
-        auto fallback = co_await handshake_pair(server, client_context(), "localhost");
+        auto fallback = co_await tls_pair(server, client_context(), "localhost");
         CO_ASSERT_OK(fallback.client);
         EXPECT_NE(fallback.client->peer_subject().find("CN=localhost"), std::string::npos);
     });
@@ -72,16 +53,16 @@ TEST(TlsFeatures, MutualTlsChecksTheClientCertificate) {
         with_cert.ca_file = cert("ca.pem");
         with_cert.certificate_chain_file = cert("client.pem");
         with_cert.private_key_file = cert("client.key");
-        auto ok = co_await handshake_pair(mtls_server(true), tls::context::client(with_cert), "localhost");
+        auto ok = co_await tls_pair(mtls_server(true), tls::context::client(with_cert), "localhost");
         CO_ASSERT_OK(ok.client);
         CO_ASSERT_OK(ok.server);
         EXPECT_NE(ok.server->peer_subject().find("CN=ringlet-client"), std::string::npos) << ok.server->peer_subject();
 
-        auto refused = co_await handshake_pair(mtls_server(true), client_context(), "localhost");
+        auto refused = co_await tls_pair(mtls_server(true), client_context(), "localhost");
         CO_ASSERT_FALSE(refused.server);
         EXPECT_EQ(refused.server.error(), tls::errc::no_peer_certificate) << refused.server.error().message();
 
-        auto optional = co_await handshake_pair(mtls_server(false), client_context(), "localhost");
+        auto optional = co_await tls_pair(mtls_server(false), client_context(), "localhost");
         CO_ASSERT_OK(optional.server);
         EXPECT_EQ(optional.server->peer_subject(), "");
     });
@@ -89,7 +70,7 @@ TEST(TlsFeatures, MutualTlsChecksTheClientCertificate) {
 
 /// A handshake plus one byte from the server, so a TLS 1.3 ticket arrives.
 task<tls::session> first_visit(tls::context server, tls::context client) {
-    auto ends = co_await handshake_pair(server, client, "localhost");
+    auto ends = co_await tls_pair(server, client, "localhost");
     CO_ASSERT_OK(ends.client);
     CO_ASSERT_OK(ends.server);
     EXPECT_FALSE(ends.client->resumed());
@@ -101,7 +82,7 @@ task<tls::session> first_visit(tls::context server, tls::context client) {
 }
 
 task<bool> second_visit(tls::context server, tls::context client, tls::session saved) {
-    auto ends = co_await handshake_pair(server, client, "localhost", &saved);
+    auto ends = co_await tls_pair(server, client, "localhost", &saved);
     CO_ASSERT_OK(ends.client);
     CO_ASSERT_OK(ends.server);
     EXPECT_TRUE(ends.server->resumed());

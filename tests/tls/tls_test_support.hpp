@@ -5,6 +5,7 @@
 
 #include "../net/stream_test_support.hpp"
 
+#include <ringlet/core/when.hpp>
 #include <ringlet/tls/context.hpp>
 #include <ringlet/tls/listener.hpp>
 #include <ringlet/tls/stream.hpp>
@@ -101,6 +102,29 @@ inline tls::context client_context(std::vector<std::string> alpn = {}) {
     o.ca_file = cert("ca.pem");
     o.alpn = std::move(alpn);
     return tls::context::client(o);
+}
+
+struct tls_ends {
+    result<tls::stream> client = unexpected{ringlet::errc::invalid_argument};
+    result<tls::stream> server = unexpected{ringlet::errc::invalid_argument};
+};
+
+/// Handshakes both ends of a fresh loopback TCP pair concurrently (5 s each).
+inline task<tls_ends> tls_pair(tls::context server_ctx, tls::context client_ctx, std::string name,
+                               const tls::session* resume = nullptr) {
+    auto [c, s] = co_await tcp_pair();
+    tls::client_handshake_options copts;
+    copts.server_name = name;
+    copts.handshake_timeout = std::chrono::seconds{5};
+    copts.resume = resume;
+    tls::server_handshake_options sopts;
+    sopts.handshake_timeout = std::chrono::seconds{5};
+    auto both = co_await when_all(tls::client_handshake(std::move(c), client_ctx, copts),
+                                  tls::server_handshake(std::move(s), server_ctx, sopts));
+    tls_ends out;
+    out.client = std::move(std::get<0>(both));
+    out.server = std::move(std::get<1>(both));
+    co_return out;
 }
 
 /// A child process with stdin from a pipe and stdout+stderr to a file;

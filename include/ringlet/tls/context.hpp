@@ -19,14 +19,16 @@
 // 1.3 (1.3 preferred), never renegotiates, and — for clients — verifies the
 // peer's chain and host name unless `verify_peer = false` says otherwise.
 //
-// Session resumption: a server context issues session tickets encrypted with
-// keys that belong to the context, so every shard serving with one context
-// (or a copy of it) accepts tickets issued by any other.
+// Session resumption: a server context issues session tickets (TLS 1.3 and
+// 1.2) encrypted with keys that belong to the context, so every shard
+// serving with one context (or a copy of it) accepts tickets issued by any
+// other; the key is replaced every server_options::ticket_key_lifetime.
 //
 // Thread safety: a context is an immutable, reference-counted handle; copies
 // share one wolfSSL context, which any number of shards may use at once.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -121,8 +123,15 @@ struct server_options {
     /// when it runs in hardware here (a wolfSSL with AES-NI code on a CPU with
     /// AES-NI), ChaCha20-Poly1305 first otherwise; decided at run time.
     std::string cipher_list{};
-    /// Issue session tickets so that clients can resume (default on).
+    /// Issue session tickets so that clients can resume (default on; off:
+    /// neither TLS 1.2 nor TLS 1.3 tickets, every handshake is a full one).
     bool session_tickets = true;
+    /// How long one ticket key encrypts new tickets (default 1 hour); it is
+    /// accepted for as long again, then forgotten: a ticket is good for
+    /// between one and two lifetimes of its key (and the 5-minute lifetime
+    /// the ticket itself announces). Keys are random, made in memory, shared
+    /// by every shard serving with this context, never written anywhere.
+    std::chrono::seconds ticket_key_lifetime{3600};
 };
 
 namespace detail {

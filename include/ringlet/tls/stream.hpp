@@ -8,10 +8,12 @@
 //     net::buffered_reader in{*conn};
 //     auto status = co_await in.read_line(8192, 10s);
 //
-// wolfSSL does no I/O: it reads from and writes to buffers of the stream,
-// which the ring fills and drains (WANT_READ → one read_some on the
-// transport, WANT_WRITE → flushing the pending records). Plaintext wolfSSL
-// has already decrypted is returned before the socket is waited on.
+// wolfSSL does no I/O: it reads ciphertext from the transport's receive()
+// leases (shard buffers holding several records; WANT_READ → one receive)
+// and writes records into a buffer that goes out in one send per call (or
+// per 256 KiB). Plaintext wolfSSL has already decrypted is returned before
+// the socket is waited on. The transport is used through receive(), so its
+// read_some is refused once the TLS stream has read.
 //
 // Outcomes: read_some yields 0 once the peer sent close_notify; a peer that
 // cuts the connection without it yields ringlet::errc::truncated. Timeouts,
@@ -101,11 +103,18 @@ public:
     /// Fills `buffer`; errc::end_of_stream when the peer closes first.
     [[nodiscard]] task<result<void>> read_exact(std::span<std::byte> buffer, timeout limit = {});
 
-    /// Encrypts and sends all of `data` (records of up to 16 KiB); a write
-    /// that the transport blocks is retried with the same arguments.
-    /// Errors: TLS errors and the transport's. @see wolfSSL_write(3)
+    /// Encrypts and sends all of `data` (records of up to 16 KiB, sent 256 KiB
+    /// of records at a time); returns once the transport took every byte.
+    /// Errors: TLS errors and the transport's (timed_out, operation_canceled:
+    /// records already sent stay sent). @see wolfSSL_write(3)
     [[nodiscard]] task<result<void>> write_all(std::span<const std::byte> data, timeout limit = {});
     [[nodiscard]] task<result<void>> write_all(std::string_view data, timeout limit = {});
+    /// Encrypts and sends `parts` in order as one stream of records, in one
+    /// send (per 256 KiB of records): parts smaller than a record are joined
+    /// into one, and a large part tops up the record before it. Returns once
+    /// the transport took every byte. Errors and cancellation as write_all.
+    /// @see wolfSSL_write(3), sendmsg(2)
+    [[nodiscard]] task<result<void>> write_vectored(std::span<const net::const_buffer> parts, timeout limit = {});
 
     /// Sends one close_notify (once, however often called) and waits up to
     /// `wait_for_peer` for the peer's, discarding data that arrives first.
