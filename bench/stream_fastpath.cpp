@@ -64,24 +64,20 @@ task<result<void>> echo_back(tcp::stream& conn, std::span<const std::byte> data)
 // --- select: one single-shot recv with IOSQE_BUFFER_SELECT per read ---------------
 // (ringlet's receive() before it became multishot.)
 
-thread_local ringlet::detail::buffer_ring* shard_buffers = nullptr;
-
-ringlet::detail::buffer_ring& buffers() {
-    if (!shard_buffers) {
-        auto* shard = ringlet::detail::shard::current();
-        auto ring = std::make_unique<ringlet::detail::buffer_ring>();
-        if (int rc = ring->setup(shard->io(), kBuffers, kBufferSize); rc != 0) {
+/// The shard's buffer ring for the select variant: a shard service.
+struct select_buffers final : ringlet::detail::shard_service {
+    explicit select_buffers(ringlet::detail::shard& owner) : io(&owner.io()) {
+        if (int rc = ring.setup(owner.io(), kBuffers, kBufferSize); rc != 0) {
             std::fprintf(stderr, "stream_fastpath: buffer ring: %s\n", std::strerror(-rc));
             std::exit(1);
         }
-        shard_buffers = ring.release();
-        shard->at_exit([] {
-            shard_buffers->release(&ringlet::detail::shard::current()->io());
-            delete std::exchange(shard_buffers, nullptr);
-        });
     }
-    return *shard_buffers;
-}
+    ~select_buffers() override { ring.release(io); }
+    ringlet::detail::backend* io;
+    ringlet::detail::buffer_ring ring;
+};
+
+ringlet::detail::buffer_ring& buffers() { return ringlet::detail::shard::current()->service<select_buffers>().ring; }
 
 /// recv with a buffer the kernel picks (or, with use_fallback, into the
 /// caller's fallback buffer: the retry after ENOBUFS, every buffer out).

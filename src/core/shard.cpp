@@ -266,11 +266,12 @@ void shard::run() {
         if (ready_.empty() && poll_before_sleeping()) continue;
         backend_->poll(ready_.empty());
     }
-    // Per-shard services end first, so whatever they still had in the kernel is drained below.
-    while (!exit_hooks_.empty()) {
-        auto hook = std::move(exit_hooks_.back());
-        exit_hooks_.pop_back();
-        hook();
+    // Per-shard services end first, newest first, so whatever they still had
+    // in the kernel is drained below.
+    while (!services_.empty()) {
+        auto last = std::move(services_.back().instance);
+        services_.pop_back();
+        last.reset();
     }
     // Let the internal reads end in the kernel before the backend and fds go away.
     wakeup_reader_.cancel();

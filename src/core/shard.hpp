@@ -25,6 +25,12 @@ namespace ringlet::detail {
 class runtime_state;
 struct ring_config;
 
+/// Base of a per-shard service (see shard::service).
+class shard_service {
+public:
+    virtual ~shard_service() = default;
+};
+
 /// FIFO of coroutines ready to resume; a growable power-of-two ring buffer.
 class ready_queue {
 public:
@@ -96,11 +102,30 @@ public:
 
     /// Runs the loop until the runtime has finished everywhere. Shard thread only.
     void run();
-    /// Registers `fn` to run on this shard's thread once its loop has ended
-    /// (every task finished), newest first, before the backend is drained: how
-    /// per-shard services that other layers create lazily (the DNS channel)
-    /// release what they hold. Shard thread only.
-    void at_exit(std::function<void()> fn) { exit_hooks_.push_back(std::move(fn)); }
+    /// This shard's instance of service T (derived from shard_service,
+    /// constructible from shard&), created on first use: how layers keep
+    /// per-shard state (receive buffers and their buffer ring, the DNS
+    /// channels, HTTP's buffer pool) without a thread_local and an exit hook
+    /// of their own. Services are destroyed in one place, once the loop has
+    /// ended (every task finished), newest first, before the backend is
+    /// drained, so what they still had in flight completes. Throws what T's
+    /// constructor throws (std::bad_alloc). Shard thread only.
+    template <class T>
+    T& service() {
+        if (T* found = find_service<T>()) return *found;
+        auto made = std::make_unique<T>(*this);
+        T& ref = *made;
+        services_.push_back({&service_key<T>, std::move(made)});
+        return ref;
+    }
+    /// This shard's instance of T if it has one (never creates it).
+    template <class T>
+    [[nodiscard]] T* find_service() const noexcept {
+        for (const auto& [key, instance] : services_) {
+            if (key == &service_key<T>) return static_cast<T*>(instance.get());
+        }
+        return nullptr;
+    }
     /// Binds this shard to the calling thread (sets current()).
     void attach() noexcept;
 
@@ -125,7 +150,13 @@ private:
     std::size_t live_tasks_ = 0;
     bool finished_ = false;  // counted out of the runtime's busy count
     clock::time_point last_message_{};  // last cross-shard message sent or handled
-    std::vector<std::function<void()>> exit_hooks_;
+    template <class T>
+    static constexpr char service_key = 0;  // its address identifies T
+    struct service_entry {
+        const void* key;
+        std::unique_ptr<shard_service> instance;
+    };
+    std::vector<service_entry> services_;  // in creation order
 
     int event_fd_;  // owned by the runtime
     internal_read wakeup_reader_;

@@ -8,7 +8,7 @@
 //   completion closes any late connection and frees the state).
 // - The multishot is registered on the shard's root stop token, so a stopping
 //   runtime ends it and the shard can drain its ring.
-// - A waiter with a timeout owns a timer op. Whichever comes first —
+// - Waiters are core timed_waits in a wait_queue: whichever comes first —
 //   a connection, the timer, a stop — decides the outcome; the waiter resumes
 //   only once its timer has delivered its own completion, because the timer
 //   lives in the waiter's frame. A connection that arrives after its waiter
@@ -53,28 +53,8 @@ struct listener_state {
     explicit listener_state(net::socket listening) : sock(std::move(listening)), accepter(*this) {}
     ~listener_state() { close_queued(); }
 
-    void push_waiter(accept_wait* w) noexcept {
-        w->prev_ = tail;
-        w->next_ = nullptr;
-        if (tail) tail->next_ = w;
-        else head = w;
-        tail = w;
-        w->linked_ = true;
-    }
-    void remove_waiter(accept_wait* w) noexcept {
-        if (w->prev_) w->prev_->next_ = w->next_;
-        else head = w->next_;
-        if (w->next_) w->next_->prev_ = w->prev_;
-        else tail = w->prev_;
-        w->prev_ = w->next_ = nullptr;
-        w->linked_ = false;
-    }
-    void fail_waiters(std::error_code error) noexcept {
-        while (accept_wait* w = head) {
-            remove_waiter(w);
-            w->deliver(unexpected{error});
-        }
-    }
+    void fail_waiters(std::error_code error) noexcept { waiters.fail_all(error); }
+    accept_wait* first_waiter() const noexcept { return static_cast<accept_wait*>(waiters.front()); }
     void close_queued() noexcept {
         for (int fd : ready) ::close(fd);
         ready.clear();
@@ -100,8 +80,7 @@ struct listener_state {
     multishot_accept accepter;
     std::deque<int> ready;        // accepted, not yet handed out
     std::error_code pending_error;  // for the next accept() when nobody waited
-    accept_wait* head = nullptr;  // FIFO of waiting accept() calls
-    accept_wait* tail = nullptr;
+    ringlet::detail::wait_queue waiters;  // FIFO of waiting accept() calls
     stop_token root;
     ringlet::detail::shard* home = nullptr;
     std::coroutine_handle<> close_waiter;
@@ -158,8 +137,8 @@ void listener_state::on_completion(int res, bool more) noexcept {
         saw_connection = true;
         if (closing || closed || orphaned) {
             ::close(res);
-        } else if (accept_wait* w = head) {
-            remove_waiter(w);
+        } else if (accept_wait* w = first_waiter()) {
+            waiters.remove(*w);
             w->deliver(res);
         } else {
             ready.push_back(res);
@@ -175,109 +154,60 @@ void listener_state::on_completion(int res, bool more) noexcept {
     if (closing || closed) return;
     if (res == -EINVAL && multishot && !saw_connection) {
         multishot = false;  // a kernel before 5.19: one accept per submission from now on
-        if (head) ensure_armed();
+        if (!waiters.empty()) ensure_armed();
         return;
     }
     if (res < 0 && res != -ECANCELED) {
-        if (head) fail_waiters(errno_code(-res));
+        if (!waiters.empty()) fail_waiters(errno_code(-res));
         else pending_error = errno_code(-res);
         return;
     }
     if (res == -ECANCELED && root.stop_requested()) return fail_waiters(make_error_code(errc::operation_canceled));
-    if (head) ensure_armed();  // ended after a single-shot or our queue-limit cancel: tasks still wait
+    if (!waiters.empty()) ensure_armed();  // ended after a single-shot or our queue-limit cancel: tasks still wait
 }
 
 // --- accept_wait ------------------------------------------------------------------
 
-namespace {
-
-void timer_done(ringlet::detail::io_op& op, int, std::uint32_t, bool more) noexcept {
-    if (!more) static_cast<accept_timer&>(op).owner->on_timer();
-}
-
-}  // namespace
-
-accept_timer::accept_timer(accept_wait& waiter) noexcept : owner(&waiter) {
-    set_completion(&timer_done);
-}
-
 accept_wait::accept_wait(listener_state* state, timeout limit) noexcept
-    : stop_callback_base(&on_stop), state_(state), limit_(limit), timer_(*this) {}
+    : timed_wait(&detach, {}, limit), state_(state) {}
 
-accept_wait::~accept_wait() { assert(!linked_ && !timer_armed_ && "accept() abandoned while in flight"); }
+void accept_wait::detach(ringlet::detail::timed_wait& self) noexcept {
+    auto& w = static_cast<accept_wait&>(self);
+    w.state_->waiters.remove(w);  // a timeout or a stop: a later connection goes to the queue
+}
 
 bool accept_wait::await_ready() noexcept {
     if (!state_ || state_->closed) {
-        outcome_ = unexpected{std::errc::bad_file_descriptor};
+        error_ = std::make_error_code(std::errc::bad_file_descriptor);
         return true;
     }
-    if (state_->closing) return true;  // outcome_ is operation_canceled
+    if (state_->closing) {
+        error_ = make_error_code(errc::operation_canceled);
+        return true;
+    }
     if (!state_->ready.empty()) {
-        outcome_ = state_->ready.front();
+        fd_ = state_->ready.front();
         state_->ready.pop_front();
         return true;
     }
     if (state_->pending_error) {
-        outcome_ = unexpected{std::exchange(state_->pending_error, {})};
+        error_ = std::exchange(state_->pending_error, {});
         return true;
     }
     return false;
 }
 
 bool accept_wait::suspend(std::coroutine_handle<> waiter, const stop_token& token) noexcept {
-    if (!ringlet::detail::shard::current()) {
-        outcome_ = unexpected{errc::not_on_shard};
-        return false;
-    }
-    if (token.stop_requested()) return false;  // outcome_ is operation_canceled
-    waiter_ = waiter;
-    state_->push_waiter(this);
-    register_with(token);
-    if (limit_.is_set()) {
-        timer_.set_deadline(limit_.deadline());
-        timer_armed_ = timer_.start(std::noop_coroutine(), {});
-    }
-    state_->ensure_armed();
+    if (!may_wait(token)) return false;
+    state_->waiters.push(*this);
+    begin_wait(waiter, token);
+    state_->ensure_armed();  // may fail every waiter at once (off a shard, a refused start)
     return true;
 }
 
-void accept_wait::deliver(result<int> outcome) noexcept {
-    outcome_ = outcome;
-    deregister();
-    if (timer_armed_ && !timer_cancelled_) {
-        timer_cancelled_ = true;
-        home_ring().cancel(timer_);
-    }
-    resume_if_done();
-}
-
-void accept_wait::on_timer() noexcept {
-    timer_armed_ = false;
-    if (linked_) {
-        state_->remove_waiter(this);
-        outcome_ = unexpected{errc::timed_out};
-        deregister();
-    }
-    resume_if_done();
-}
-
-void accept_wait::on_stop(stop_callback_base* self) noexcept {
-    auto* w = static_cast<accept_wait*>(self);
-    if (w->linked_) {
-        w->state_->remove_waiter(w);
-        w->outcome_ = unexpected{errc::operation_canceled};
-    }
-    if (w->timer_armed_ && !w->timer_cancelled_) {
-        w->timer_cancelled_ = true;
-        home_ring().cancel(w->timer_);
-    }
-    w->resume_if_done();
-}
-
-void accept_wait::resume_if_done() noexcept {
-    if (linked_ || timer_armed_ || resumed_) return;
-    resumed_ = true;
-    schedule(waiter_);
+void accept_wait::deliver(int fd) noexcept {
+    fd_ = fd;
+    wake();
 }
 
 }  // namespace detail
@@ -289,7 +219,7 @@ namespace {
 /// Frees the state now, or — while its multishot is still armed — cancels that
 /// and lets the last completion free it.
 void abandon(detail::listener_state* s) noexcept {
-    assert(!s->head && "net::listener destroyed while tasks wait in accept()");
+    assert(s->waiters.empty() && "net::listener destroyed while tasks wait in accept()");
     s->close_queued();
     s->unlink_path_if_ours();
     if (!s->armed) {

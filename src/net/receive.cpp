@@ -10,7 +10,8 @@
 //   the buffer); otherwise it waits for the poll. Multishot: one multishot
 //   recv per stream on the shard's ring of kReceiveBuffers x
 //   kReceiveBufferSize provided buffers (a detail::buffer_ring, set up by
-//   the shard's first multishot receiver, released by a shard exit hook).
+//   the shard's first multishot receiver, released with the shard's
+//   receive_pool service at shard exit).
 // - Why readiness is the default (bench/stream_fastpath.sh, echo servers that
 //   differ only in this, interleaved rounds, same-round ratio medians, 50
 //   connections, one shard on CPU 0, load generator on CPU 1, 2-vCPU VM):
@@ -64,15 +65,13 @@ namespace detail {
 
 namespace {
 
-thread_local receive_pool* shard_pool = nullptr;
-
 ringlet::detail::shard* current_shard() noexcept { return ringlet::detail::shard::current(); }
 
 }  // namespace
 
 // --- receive_pool ----------------------------------------------------------------
 
-receive_pool::receive_pool(ringlet::detail::backend& io) noexcept : io_(&io) {
+receive_pool::receive_pool(ringlet::detail::shard& owner) noexcept : io_(&owner.io()) {
     try {
         spares_.reserve(kSparesKept);  // so that recycle() never allocates
     } catch (const std::bad_alloc&) {
@@ -80,19 +79,13 @@ receive_pool::receive_pool(ringlet::detail::backend& io) noexcept : io_(&io) {
 }
 
 receive_pool* receive_pool::current() noexcept {
-    if (shard_pool) return shard_pool;
     auto* shard = current_shard();
     if (!shard) return nullptr;
-    auto* pool = new (std::nothrow) receive_pool(shard->io());
-    if (!pool) return nullptr;
     try {
-        shard->at_exit([] { delete std::exchange(shard_pool, nullptr); });
-    } catch (...) {
-        delete pool;
+        return &shard->service<receive_pool>();
+    } catch (const std::bad_alloc&) {
         return nullptr;
     }
-    shard_pool = pool;
-    return pool;
 }
 
 bool receive_pool::ring_ready() noexcept {
@@ -119,7 +112,10 @@ std::size_t receive_pool::trim(std::size_t keep) noexcept {
     return dropped * kSpareSize;
 }
 
-receive_pool* receive_pool::existing() noexcept { return shard_pool; }
+receive_pool* receive_pool::existing() noexcept {
+    auto* shard = current_shard();
+    return shard ? shard->find_service<receive_pool>() : nullptr;
+}
 
 // --- stream_receiver -------------------------------------------------------------
 
@@ -349,7 +345,7 @@ void stream_receiver::begin_close() noexcept {
 
 void stream_receiver::drop_queue() noexcept {
     // The pool outlives its shard's receivers unless a stream outlives the runtime.
-    const bool pool_alive = pool_ && pool_ == shard_pool;
+    const bool pool_alive = pool_ && pool_ == receive_pool::existing();
     while (count_ > 0) {
         const entry e = pop();
         if (!e.plain && e.res > 0 && pool_alive) pool_->give_back(e.id);

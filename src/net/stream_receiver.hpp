@@ -33,13 +33,13 @@ constexpr std::size_t kSparesKept = 64;               // idle spare buffers a sh
 /// The shard's buffers for stream receives: the ring of provided buffers the
 /// multishot recv picks from, and a stack of spare buffers the readiness
 /// receive reads into (the most recently returned first: still in cache).
-class receive_pool {
+class receive_pool final : public ringlet::detail::shard_service {
 public:
-    /// The calling shard's pool (created on first use), or nullptr off a
-    /// shard or when out of memory.
+    /// The calling shard's pool (a shard service, created on first use), or
+    /// nullptr off a shard or when out of memory.
     static receive_pool* current() noexcept;
 
-    explicit receive_pool(ringlet::detail::backend& io) noexcept;
+    explicit receive_pool(ringlet::detail::shard& owner) noexcept;
     /// Whether the ring of provided buffers is there: mapped and registered
     /// on the first call (only multishot receivers use it); false when the
     /// kernel has no buffer rings.
@@ -61,7 +61,7 @@ public:
     /// The calling shard's pool if it has one already (never creates it).
     static receive_pool* existing() noexcept;
 
-    ~receive_pool() { ring_.release(io_); }
+    ~receive_pool() override { ring_.release(io_); }
 
 private:
     ringlet::detail::backend* io_;  // the shard's backend it is registered with
