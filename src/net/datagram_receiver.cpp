@@ -101,11 +101,9 @@ datagram_receiver::datagram_receiver(int fd_, int family, const batch_options& o
 }
 
 std::error_code datagram_receiver::ensure_armed() noexcept {
-    if (armed || closing || orphaned) return {};
+    if (lifecycle.armed() || closing || lifecycle.orphaned()) return {};
     ringlet::detail::shard* here = current_shard();
     if (!here) return make_error_code(errc::not_on_shard);
-    assert((!home || home == here) && "receive_batch() used from two shards");
-    home = here;
     if (!root.stop_possible()) root = here->root_token();
     if (how == mode::unset) {
         how = mode::plain;
@@ -126,17 +124,12 @@ std::error_code datagram_receiver::ensure_armed() noexcept {
         }
     }
     if (how == mode::plain && count > 0) return {};  // the one buffer still holds an unread datagram
-    cancel_sent = false;
     op.choose();
-    if (!op.start(std::noop_coroutine(), root)) return op.outcome().error();
-    armed = true;
-    return {};
+    return lifecycle.arm(op, root);
 }
 
 void datagram_receiver::cancel() noexcept {
-    if (!armed || cancel_sent) return;
-    cancel_sent = true;
-    home->io().cancel(op);
+    lifecycle.cancel(op);  // only on its home shard
 }
 
 void datagram_receiver::push(int res, std::uint32_t flags) noexcept {
@@ -152,11 +145,8 @@ void datagram_receiver::push(int res, std::uint32_t flags) noexcept {
 }
 
 void datagram_receiver::on_completion(int res, std::uint32_t flags, bool more) noexcept {
-    if (!more) {
-        armed = false;
-        op.deregister();
-    }
-    if (orphaned) {
+    lifecycle.completed(op, more);
+    if (lifecycle.orphaned()) {
         if (!more) {
             release();
             delete this;
@@ -180,13 +170,10 @@ void datagram_receiver::on_completion(int res, std::uint32_t flags, bool more) n
     } else if (res < 0 && res != -ENOBUFS && res != -ECANCELED) {
         push(res, 0);
     }
-    if (!more && close_waiter) {
-        current_shard()->schedule(std::exchange(close_waiter, {}));
-        return;
-    }
+    if (!more && lifecycle.resume_closer()) return;
     if (!waiter) return;
     if (count > 0) return waiter->wake();
-    if (!armed) {
+    if (!lifecycle.armed()) {
         // Ended with nothing to show (ENOBUFS, a fallback, a stop): try again.
         if (root.stop_requested()) return waiter->wake(make_error_code(errc::operation_canceled));
         if (std::error_code e = ensure_armed()) waiter->wake(e);
@@ -239,18 +226,18 @@ result<std::span<const datagram>> datagram_receiver::collect() noexcept {
 
 void datagram_receiver::release() noexcept {
     ringlet::detail::shard* here = current_shard();
-    buffers.release(here && here == home ? &here->io() : nullptr);
+    buffers.release(here ? &here->io() : nullptr);  // unregisters only on the shard it was registered with
 }
 
 void abandon(datagram_receiver* r) noexcept {
     assert(!r->waiter && "datagram socket destroyed while a task waits in receive_batch()");
-    if (!r->armed) {
+    if (!r->lifecycle.armed()) {
         r->release();
         delete r;
         return;
     }
-    r->orphaned = true;
-    if (current_shard() == r->home) r->cancel();
+    r->lifecycle.orphan();
+    r->cancel();  // on its home shard only
     // Elsewhere the ring cannot be touched; the runtime's stop ends the operation.
 }
 

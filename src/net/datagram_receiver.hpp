@@ -5,6 +5,7 @@
 // Thread safety: touched only by the shard of its first receive_batch().
 #pragma once
 
+#include "core/armed_op.hpp"
 #include "core/buffer_ring.hpp"
 #include "core/ops/ops.hpp"
 #include "core/shard.hpp"
@@ -72,14 +73,10 @@ public:
     std::vector<datagram> batch;
 
     batch_wait* waiter = nullptr;
-    ringlet::detail::shard* home = nullptr;
     stop_token root;
-    std::coroutine_handle<> close_waiter;
+    ringlet::detail::armed_op lifecycle;  // armed, cancel sent, orphaned, close()'s wait
     mode how = mode::unset;
-    bool armed = false;
-    bool cancel_sent = false;
     bool closing = false;
-    bool orphaned = false;
     bool saw_datagram = false;
 
 private:

@@ -16,6 +16,7 @@
 // - A multishot ended by an error (EMFILE, ...) is not re-armed at once,
 //   which would spin; the error goes to the waiters and the next accept()
 //   re-arms.
+#include "core/armed_op.hpp"
 #include "core/ops/ops.hpp"
 #include "core/shard.hpp"
 
@@ -31,13 +32,6 @@
 
 namespace ringlet::net {
 namespace detail {
-namespace {
-
-ringlet::detail::backend& home_ring() noexcept { return ringlet::detail::shard::current()->io(); }
-
-void schedule(std::coroutine_handle<> h) noexcept { ringlet::detail::shard::current()->schedule(h); }
-
-}  // namespace
 
 class multishot_accept final : public ringlet::detail::io_op {
 public:
@@ -59,11 +53,7 @@ struct listener_state {
         for (int fd : ready) ::close(fd);
         ready.clear();
     }
-    void cancel_multishot() noexcept {
-        if (!armed || cancel_sent) return;
-        cancel_sent = true;
-        home_ring().cancel(accepter);
-    }
+    void cancel_multishot() noexcept { lifecycle.cancel(accepter); }
     void unlink_path_if_ours() noexcept {
         struct stat now {};
         if (!unlink_path.empty() && ::lstat(unlink_path.c_str(), &now) == 0 && now.st_dev == path_dev &&
@@ -82,18 +72,14 @@ struct listener_state {
     std::error_code pending_error;  // for the next accept() when nobody waited
     ringlet::detail::wait_queue waiters;  // FIFO of waiting accept() calls
     stop_token root;
-    ringlet::detail::shard* home = nullptr;
-    std::coroutine_handle<> close_waiter;
+    ringlet::detail::armed_op lifecycle;  // armed, cancel sent, orphaned, close()'s wait
     std::string unlink_path;
     dev_t path_dev = 0;
     ino_t path_ino = 0;
-    bool armed = false;
-    bool cancel_sent = false;
     bool multishot = true;
     bool saw_connection = false;
     bool closing = false;
     bool closed = false;
-    bool orphaned = false;
 };
 
 multishot_accept::multishot_accept(listener_state& owner) noexcept
@@ -115,27 +101,20 @@ void multishot_accept::completed(io_op& op, int res, std::uint32_t, bool more) n
 }
 
 void listener_state::ensure_armed() noexcept {
-    if (armed || closing || closed) return;
+    if (lifecycle.armed() || closing || closed) return;
     ringlet::detail::shard* here = ringlet::detail::shard::current();
     if (!here) return fail_waiters(make_error_code(errc::not_on_shard));
-    assert((!home || home == here) && "net::listener used from two shards");
-    home = here;
     if (!root.stop_possible()) root = here->root_token();
-    cancel_sent = false;
     if (multishot && !here->io().supports(ringlet::detail::capability::multishot_accept)) multishot = false;
     accepter.choose(multishot);
-    if (!accepter.start(std::noop_coroutine(), root)) return fail_waiters(accepter.outcome().error());
-    armed = true;
+    if (std::error_code e = lifecycle.arm(accepter, root)) fail_waiters(e);
 }
 
 void listener_state::on_completion(int res, bool more) noexcept {
-    if (!more) {
-        armed = false;
-        accepter.deregister();
-    }
+    lifecycle.completed(accepter, more);
     if (res >= 0) {
         saw_connection = true;
-        if (closing || closed || orphaned) {
+        if (closing || closed || lifecycle.orphaned()) {
             ::close(res);
         } else if (accept_wait* w = first_waiter()) {
             waiters.remove(*w);
@@ -146,11 +125,11 @@ void listener_state::on_completion(int res, bool more) noexcept {
         }
     }
     if (more) return;
-    if (orphaned) {
+    if (lifecycle.orphaned()) {
         delete this;
         return;
     }
-    if (close_waiter) return schedule(std::exchange(close_waiter, {}));
+    if (lifecycle.resume_closer()) return;
     if (closing || closed) return;
     if (res == -EINVAL && multishot && !saw_connection) {
         multishot = false;  // a kernel before 5.19: one accept per submission from now on
@@ -222,22 +201,15 @@ void abandon(detail::listener_state* s) noexcept {
     assert(s->waiters.empty() && "net::listener destroyed while tasks wait in accept()");
     s->close_queued();
     s->unlink_path_if_ours();
-    if (!s->armed) {
+    if (!s->lifecycle.armed()) {
         delete s;
         return;
     }
-    s->orphaned = true;
-    if (ringlet::detail::shard::current() == s->home) s->cancel_multishot();
+    s->lifecycle.orphan();
+    s->cancel_multishot();  // on its home shard only
     // Elsewhere the ring cannot be touched; the runtime's stop ends the multishot.
     ::close(s->sock.release());
 }
-
-struct unarmed_waiter {
-    detail::listener_state* s;
-    bool await_ready() const noexcept { return !s->armed; }
-    void await_suspend(std::coroutine_handle<> h) const noexcept { s->close_waiter = h; }
-    void await_resume() const noexcept {}
-};
 
 }  // namespace
 
@@ -263,9 +235,9 @@ task<result<void>> listener::close() {
     if (s->closing) co_return unexpected{std::errc::connection_already_in_progress};
     s->closing = true;
     s->fail_waiters(make_error_code(errc::operation_canceled));
-    if (s->armed) {
+    if (s->lifecycle.armed()) {
         s->cancel_multishot();
-        co_await unarmed_waiter{s};
+        co_await s->lifecycle.until_final();
     }
     s->close_queued();
     // The shard's root token is shard-local (non-atomic reference count):

@@ -166,12 +166,10 @@ stream_receiver::stream_receiver(int fd_, receive_mode wanted) noexcept
 stream_receiver::~stream_receiver() { drop_queue(); }
 
 std::error_code stream_receiver::ensure_armed() noexcept {
-    if (armed_) return {};
-    if (closing || orphaned_) return make_error_code(errc::operation_canceled);
+    if (lifecycle_.armed()) return {};
+    if (closing || lifecycle_.orphaned()) return make_error_code(errc::operation_canceled);
     ringlet::detail::shard* here = current_shard();
     if (!here) return make_error_code(errc::not_on_shard);
-    assert((!home_ || home_ == here) && "stream::receive() used from two shards");
-    home_ = here;
     const bool plain = how_ == mode::plain || (how_ == mode::multishot && plain_once_);
     if (plain) {
         if (plain_queued_) return {};  // its one buffer still holds bytes nobody took
@@ -182,11 +180,8 @@ std::error_code stream_receiver::ensure_armed() noexcept {
         }
     }
     armed_plain_ = plain;
-    cancel_sent_ = false;
     op_.choose();
-    if (!op_.start(std::noop_coroutine(), here->root_token())) return op_.outcome().error();
-    armed_ = true;
-    return {};
+    return lifecycle_.arm(op_, here->root_token());
 }
 
 void stream_receiver::push(entry e) {
@@ -208,13 +203,10 @@ stream_receiver::entry stream_receiver::pop() noexcept {
 }
 
 void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noexcept {
-    if (!more) {
-        armed_ = false;
-        op_.deregister();
-    }
+    lifecycle_.completed(op_, more);
     const bool has_buffer = ringlet::detail::ops::has_selected_buffer(flags);
     const auto id = ringlet::detail::ops::selected_buffer(flags);
-    if (orphaned_) {
+    if (lifecycle_.orphaned()) {
         if (has_buffer) pool_->give_back(id);
         if (!more) delete this;
         return;
@@ -255,10 +247,10 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
         if (has_buffer) pool_->give_back(id);
         if (waiter) waiter->wake(std::make_error_code(std::errc::not_enough_memory));
     }
-    if (!more && close_waiter_) current_shard()->schedule(std::exchange(close_waiter_, {}));
+    if (!more) lifecycle_.resume_closer();
     if (!waiter) return;
     if (has_queued()) return waiter->wake();
-    if (armed_) return;
+    if (lifecycle_.armed()) return;
     if (closing || res == -ECANCELED) return waiter->wake(make_error_code(errc::operation_canceled));
     if (std::error_code e = ensure_armed()) waiter->wake(e);  // after ENOBUFS or EINVAL: go on plainly
 }
@@ -329,13 +321,11 @@ result<received> stream_receiver::take() noexcept {
 }
 
 void stream_receiver::keep_receiving() noexcept {
-    if (!armed_ && how_ == mode::multishot && !closing) (void)ensure_armed();
+    if (!lifecycle_.armed() && how_ == mode::multishot && !closing) (void)ensure_armed();
 }
 
 void stream_receiver::cancel() noexcept {
-    if (!armed_ || cancel_sent_ || current_shard() != home_) return;
-    cancel_sent_ = true;
-    home_->io().cancel(op_);
+    lifecycle_.cancel(op_);  // only on its home shard
 }
 
 void stream_receiver::begin_close() noexcept {
@@ -356,11 +346,11 @@ void stream_receiver::drop_queue() noexcept {
 void stream_receiver::abandon(stream_receiver* r) noexcept {
     if (!r) return;
     assert(!r->waiter && "net::stream destroyed while a task waits in receive()");
-    if (!r->armed_) {
+    if (!r->lifecycle_.armed()) {
         delete r;
         return;
     }
-    r->orphaned_ = true;
+    r->lifecycle_.orphan();
     r->drop_queue();
     r->cancel();  // elsewhere than its shard the ring cannot be touched; the runtime's stop ends it
 }

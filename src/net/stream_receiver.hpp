@@ -11,6 +11,7 @@
 // Thread safety: touched only by the shard of its first receive().
 #pragma once
 
+#include "core/armed_op.hpp"
 #include "core/buffer_ring.hpp"
 #include "core/ops/ops.hpp"
 #include "core/shard.hpp"
@@ -115,17 +116,13 @@ public:
 
     /// close(): refuses later receives, cancels the armed recv.
     void begin_close() noexcept;
-    [[nodiscard]] bool armed() const noexcept { return armed_; }
+    [[nodiscard]] bool armed() const noexcept { return lifecycle_.armed(); }
     /// Frees `r` now, or — while its recv is armed — cancels it and lets the
     /// last completion free it.
     static void abandon(stream_receiver* r) noexcept;
 
-    struct close_wait {
-        stream_receiver& r;
-        bool await_ready() const noexcept { return !r.armed_; }
-        void await_suspend(std::coroutine_handle<> h) noexcept { r.close_waiter_ = h; }
-        void await_resume() const noexcept {}
-    };
+    /// close(): waits for the armed operation's final completion.
+    [[nodiscard]] ringlet::detail::armed_op::final_completion until_unarmed() noexcept { return lifecycle_.until_final(); }
 
     receive_op* waiter = nullptr;
     bool closing = false;
@@ -153,7 +150,6 @@ private:
 
     stream_recv op_;
     receive_pool* pool_;
-    ringlet::detail::shard* home_ = nullptr;
     std::unique_ptr<std::byte[]> plain_buffer_;  // a plain recv's target, until handed out
     bool plain_is_spare_ = false;                // plain_buffer_ came from the pool's spares
     std::vector<entry> queue_;                   // circular
@@ -161,14 +157,11 @@ private:
     std::uint32_t count_ = 0;
     entry slot_{};            // readiness mode: what the last read yielded
     bool slot_full_ = false;
-    std::coroutine_handle<> close_waiter_;
+    ringlet::detail::armed_op lifecycle_;  // armed, cancel sent, orphaned, close()'s wait
     mode how_;
     bool plain_once_ = false;    // the pool was empty: one plain recv, then multishot again
     bool plain_queued_ = false;  // plain_buffer_ holds bytes nobody took yet
     bool armed_plain_ = false;   // what is armed is a plain recv
-    bool armed_ = false;
-    bool cancel_sent_ = false;
-    bool orphaned_ = false;
     bool saw_bytes_ = false;
     bool readable_ = true;  // readiness mode: a recv may find bytes
     bool hung_up_ = false;  // readiness mode: the poll saw the peer's FIN or an error
