@@ -1,31 +1,27 @@
-// The prepare steps of the core operations (timers, raw fd I/O).
-#include "core/ring.hpp"
+// The core operations on raw descriptors (read, write, poll, nop) and sleep;
+// their steps are those of the families in src/core/ops/.
+#include "core/ops/ops.hpp"
 
 #include <ringlet/core/io.hpp>
 
 namespace ringlet {
 namespace {
 
-void prepare_sleep(detail::io_op& op, io_uring_sqe* sqe) noexcept {
-    io_uring_prep_timeout(sqe, reinterpret_cast<__kernel_timespec*>(op.timespec_), 0, IORING_TIMEOUT_ABS);
-}
+namespace ops = detail::ops;
 
-void prepare_nop(detail::io_op&, io_uring_sqe* sqe) noexcept { io_uring_prep_nop(sqe); }
-
-void prepare_read(detail::io_op& op, io_uring_sqe* sqe) noexcept {
+ops::buffer_args read_view(detail::io_op& op) noexcept {
     auto& self = static_cast<io::read_op&>(op);
-    // offset -1: use (and advance) the file position, as read(2) does; pipes and sockets ignore it.
-    io_uring_prep_read(sqe, self.fd, self.buffer.data(), static_cast<unsigned>(self.buffer.size()), ~0ULL);
+    return {self.fd, self.buffer.data(), self.buffer.size(), 0};
 }
 
-void prepare_write(detail::io_op& op, io_uring_sqe* sqe) noexcept {
+ops::buffer_args write_view(detail::io_op& op) noexcept {
     auto& self = static_cast<io::write_op&>(op);
-    io_uring_prep_write(sqe, self.fd, self.data.data(), static_cast<unsigned>(self.data.size()), ~0ULL);
+    return {self.fd, const_cast<std::byte*>(self.data.data()), self.data.size(), 0};  // write(2) only reads it
 }
 
-void prepare_poll(detail::io_op& op, io_uring_sqe* sqe) noexcept {
+ops::fd_args poll_view(detail::io_op& op) noexcept {
     auto& self = static_cast<io::poll_op&>(op);
-    io_uring_prep_poll_add(sqe, self.fd, self.events);
+    return {self.fd, static_cast<int>(self.events)};
 }
 
 template <class T>
@@ -36,11 +32,7 @@ result<T> as(result<int> r) noexcept {
 
 }  // namespace
 
-sleep_op::sleep_op(clock::time_point until) noexcept : io_op(&prepare_sleep) {
-    const std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count();
-    timespec_[0] = ns / 1'000'000'000;
-    timespec_[1] = ns % 1'000'000'000;
-}
+sleep_op::sleep_op(clock::time_point until) noexcept : timer_op(until) {}
 
 result<void> sleep_op::await_resume() const noexcept {
     if (raw_result() == -ETIME) return {};  // the timer expired: that is success
@@ -53,18 +45,18 @@ sleep_op sleep_until(clock::time_point t) noexcept { return sleep_op{t}; }
 
 namespace io {
 
-nop_op::nop_op() noexcept : int_op(&prepare_nop) {}
+nop_op::nop_op() noexcept : int_op(ops::nop_steps) {}
 
 read_op::read_op(int fd_, std::span<std::byte> buffer_, timeout limit) noexcept
-    : io_op(&prepare_read, limit), fd(fd_), buffer(buffer_) {}
+    : io_op(ops::read_steps<&read_view>, limit), fd(fd_), buffer(buffer_) {}
 result<std::size_t> read_op::await_resume() const noexcept { return as<std::size_t>(outcome()); }
 
 write_op::write_op(int fd_, std::span<const std::byte> data_, timeout limit) noexcept
-    : io_op(&prepare_write, limit), fd(fd_), data(data_) {}
+    : io_op(ops::write_steps<&write_view>, limit), fd(fd_), data(data_) {}
 result<std::size_t> write_op::await_resume() const noexcept { return as<std::size_t>(outcome()); }
 
 poll_op::poll_op(int fd_, unsigned events_, timeout limit) noexcept
-    : io_op(&prepare_poll, limit), fd(fd_), events(events_) {}
+    : io_op(ops::poll_steps<&poll_view>, limit), fd(fd_), events(events_) {}
 result<unsigned> poll_op::await_resume() const noexcept { return as<unsigned>(outcome()); }
 
 }  // namespace io

@@ -1,10 +1,12 @@
-// A shard: one thread, one ring, one ready queue, one root stop source.
+// A shard: one thread, one backend (io_uring), one ready queue, one root stop source.
 //
 // Thread safety: everything here is touched only by the shard's own thread,
-// except post() (any thread) and ring_fd() (read by other shards for MSG_RING).
+// except post() (any thread), which may reach the backend's wake(target) on
+// the sending shard's thread.
 #pragma once
 
-#include "core/ring.hpp"
+#include "core/backend.hpp"
+#include "core/ops/ops.hpp"
 
 #include <ringlet/core/io_op.hpp>
 #include <ringlet/core/shard.hpp>
@@ -15,11 +17,19 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace ringlet::detail {
 
 class runtime_state;
+struct ring_config;
+
+/// Base of a per-shard service (see shard::service).
+class shard_service {
+public:
+    virtual ~shard_service() = default;
+};
 
 /// FIFO of coroutines ready to resume; a growable power-of-two ring buffer.
 class ready_queue {
@@ -40,7 +50,7 @@ private:
     std::size_t tail_ = 0;
 };
 
-/// Reads a descriptor (eventfd or signalfd) through the ring, re-arming itself.
+/// Reads a descriptor (eventfd or signalfd) through the backend; the owner re-arms it.
 class internal_read final : public io_op {
 public:
     internal_read(int fd, std::function<void(int res)> on_read);
@@ -51,7 +61,7 @@ public:
     [[nodiscard]] const void* data() const noexcept { return value_; }
 
 private:
-    static void prepare_read(io_op& op, io_uring_sqe* sqe) noexcept;
+    static ops::buffer_args view(io_op& op) noexcept;
     static void completed(io_op& op, int res, std::uint32_t flags, bool more) noexcept;
     int fd_;
     std::uint64_t value_[16] = {};  // big enough for a signalfd_siginfo
@@ -70,9 +80,9 @@ public:
     [[nodiscard]] static shard* current() noexcept;
 
     [[nodiscard]] unsigned id() const noexcept { return id_; }
-    [[nodiscard]] ring& io() noexcept { return ring_; }
+    /// The backend every operation of this shard goes through.
+    [[nodiscard]] backend& io() noexcept { return *backend_; }
     [[nodiscard]] runtime_state& runtime() noexcept { return rt_; }
-    [[nodiscard]] int ring_fd() const noexcept { return ring_fd_; }
     [[nodiscard]] stop_token root_token() const noexcept { return root_stop_.get_token(); }
     /// Requested when a graceful stop begins, and at the latest with the root token.
     [[nodiscard]] stop_token drain_token() const noexcept { return drain_stop_.get_token(); }
@@ -92,16 +102,36 @@ public:
 
     /// Runs the loop until the runtime has finished everywhere. Shard thread only.
     void run();
-    /// Registers `fn` to run on this shard's thread once its loop has ended
-    /// (every task finished), newest first, before the ring is drained: how
-    /// per-shard services that other layers create lazily (the DNS channel)
-    /// release what they hold. Shard thread only.
-    void at_exit(std::function<void()> fn) { exit_hooks_.push_back(std::move(fn)); }
+    /// This shard's instance of service T (derived from shard_service,
+    /// constructible from shard&), created on first use: how layers keep
+    /// per-shard state (receive buffers and their buffer ring, the DNS
+    /// channels, HTTP's buffer pool) without a thread_local and an exit hook
+    /// of their own. Services are destroyed in one place, once the loop has
+    /// ended (every task finished), newest first, before the backend is
+    /// drained, so what they still had in flight completes. Throws what T's
+    /// constructor throws (std::bad_alloc). Shard thread only.
+    template <class T>
+    T& service() {
+        if (T* found = find_service<T>()) return *found;
+        auto made = std::make_unique<T>(*this);
+        T& ref = *made;
+        services_.push_back({&service_key<T>, std::move(made)});
+        return ref;
+    }
+    /// This shard's instance of T if it has one (never creates it).
+    template <class T>
+    [[nodiscard]] T* find_service() const noexcept {
+        for (const auto& [key, instance] : services_) {
+            if (key == &service_key<T>) return static_cast<T*>(instance.get());
+        }
+        return nullptr;
+    }
     /// Binds this shard to the calling thread (sets current()).
     void attach() noexcept;
 
 private:
     void drain_inbox();
+    static void woken_by_message(void* self) noexcept;
     void on_wakeup();
     void wake() noexcept;
     void check_finished() noexcept;
@@ -113,15 +143,20 @@ private:
 
     runtime_state& rt_;
     const unsigned id_;
-    ring ring_;
-    const int ring_fd_;
+    std::unique_ptr<backend> backend_;
     ready_queue ready_;
     stop_source root_stop_;
     stop_source drain_stop_;
     std::size_t live_tasks_ = 0;
     bool finished_ = false;  // counted out of the runtime's busy count
     clock::time_point last_message_{};  // last cross-shard message sent or handled
-    std::vector<std::function<void()>> exit_hooks_;
+    template <class T>
+    static constexpr char service_key = 0;  // its address identifies T
+    struct service_entry {
+        const void* key;
+        std::unique_ptr<shard_service> instance;
+    };
+    std::vector<service_entry> services_;  // in creation order
 
     int event_fd_;  // owned by the runtime
     internal_read wakeup_reader_;

@@ -1,7 +1,6 @@
 // Per-shard HTTP caches. The date is plain thread-local data (nothing to
-// release); the buffer pool is created on a shard's first use and freed by
-// the shard's exit hook, the way the other per-shard services are
-// (receive_pool, the DNS channels).
+// release); the buffer pool is a shard service (created on a shard's first
+// use, freed at shard exit, as receive_pool and the DNS channels are).
 #include "http/shard_buffers.hpp"
 
 #include "core/shard.hpp"
@@ -20,7 +19,10 @@ struct date_cache {
 };
 thread_local date_cache date;
 
-thread_local std::vector<std::string>* pool = nullptr;
+struct buffer_pool final : ringlet::detail::shard_service {
+    explicit buffer_pool(ringlet::detail::shard&) {}
+    std::vector<std::string> buffers;
+};
 
 constexpr std::size_t kPoolSize = 256;             // buffers kept per shard
 constexpr std::size_t kKeepCapacity = 256 * 1024;  // larger buffers are freed
@@ -71,9 +73,11 @@ std::string_view http_date() noexcept {
 }
 
 std::string take_buffer() {
-    if (pool && !pool->empty()) {
-        std::string out = std::move(pool->back());
-        pool->pop_back();
+    auto* shard = ringlet::detail::shard::current();
+    auto* pool = shard ? shard->find_service<buffer_pool>() : nullptr;
+    if (pool && !pool->buffers.empty()) {
+        std::string out = std::move(pool->buffers.back());
+        pool->buffers.pop_back();
         return out;
     }
     std::string out;
@@ -85,17 +89,14 @@ void give_buffer(std::string& buffer) noexcept {
     std::string released = std::move(buffer);
     buffer = std::string{};
     if (released.capacity() <= 15 || released.capacity() > kKeepCapacity) return;
-    if (!pool) {
-        auto* shard = ringlet::detail::shard::current();
-        if (!shard) return;
-        try {
-            pool = new std::vector<std::string>();
-            pool->reserve(kPoolSize);
-            shard->at_exit([] { delete std::exchange(pool, nullptr); });
-        } catch (...) {
-            delete std::exchange(pool, nullptr);
-            return;
-        }
+    auto* shard = ringlet::detail::shard::current();
+    if (!shard) return;
+    std::vector<std::string>* pool = nullptr;
+    try {
+        pool = &shard->service<buffer_pool>().buffers;
+        if (pool->capacity() < kPoolSize) pool->reserve(kPoolSize);
+    } catch (...) {
+        return;
     }
     if (pool->size() == kPoolSize) return;
     released.clear();

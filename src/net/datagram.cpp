@@ -33,13 +33,6 @@ bool valid(const batch_options& o) noexcept {
            o.max_batch > 0;
 }
 
-struct unarmed_waiter {
-    detail::datagram_receiver* r;
-    bool await_ready() const noexcept { return !r->armed; }
-    void await_suspend(std::coroutine_handle<> h) const noexcept { r->close_waiter = h; }
-    void await_resume() const noexcept {}
-};
-
 }  // namespace
 
 datagram_socket::datagram_socket(datagram_socket&& other) noexcept
@@ -137,9 +130,9 @@ task<result<void>> datagram_socket::close() {
         if (r->closing) co_return unexpected{std::errc::connection_already_in_progress};
         r->closing = true;
         if (r->waiter) r->waiter->wake(make_error_code(errc::operation_canceled));
-        if (r->armed) {
+        if (r->lifecycle.armed()) {
             r->cancel();
-            co_await unarmed_waiter{r};
+            co_await r->lifecycle.until_final();
         }
         receiver_ = nullptr;
         r->release();

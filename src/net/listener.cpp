@@ -8,7 +8,7 @@
 //   completion closes any late connection and frees the state).
 // - The multishot is registered on the shard's root stop token, so a stopping
 //   runtime ends it and the shard can drain its ring.
-// - A waiter with a timeout owns an IORING_OP_TIMEOUT. Whichever comes first —
+// - Waiters are core timed_waits in a wait_queue: whichever comes first —
 //   a connection, the timer, a stop — decides the outcome; the waiter resumes
 //   only once its timer has delivered its own completion, because the timer
 //   lives in the waiter's frame. A connection that arrives after its waiter
@@ -16,9 +16,8 @@
 // - A multishot ended by an error (EMFILE, ...) is not re-armed at once,
 //   which would spin; the error goes to the waiters and the next accept()
 //   re-arms.
-#include "net/ops/accept.hpp"
-
-#include "core/ring.hpp"
+#include "core/armed_op.hpp"
+#include "core/ops/ops.hpp"
 #include "core/shard.hpp"
 
 #include <ringlet/net/listener.hpp>
@@ -33,20 +32,13 @@
 
 namespace ringlet::net {
 namespace detail {
-namespace {
-
-ringlet::detail::ring& home_ring() noexcept { return ringlet::detail::shard::current()->io(); }
-
-void schedule(std::coroutine_handle<> h) noexcept { ringlet::detail::shard::current()->schedule(h); }
-
-}  // namespace
 
 class multishot_accept final : public ringlet::detail::io_op {
 public:
-    explicit multishot_accept(listener_state& owner) noexcept : io_op(&prepare), state(&owner) {
-        set_completion(&completed);
-    }
-    static void prepare(io_op& op, io_uring_sqe* sqe) noexcept;
+    explicit multishot_accept(listener_state& owner) noexcept;
+    /// Multishot, or one connection per submission (kernels before 5.19).
+    void choose(bool multishot) noexcept;
+    static ringlet::detail::ops::fd_args view(io_op& op) noexcept;
     static void completed(io_op& op, int res, std::uint32_t flags, bool more) noexcept;
     listener_state* state;
 };
@@ -55,37 +47,13 @@ struct listener_state {
     explicit listener_state(net::socket listening) : sock(std::move(listening)), accepter(*this) {}
     ~listener_state() { close_queued(); }
 
-    void push_waiter(accept_wait* w) noexcept {
-        w->prev = tail;
-        w->next = nullptr;
-        if (tail) tail->next = w;
-        else head = w;
-        tail = w;
-        w->linked = true;
-    }
-    void remove_waiter(accept_wait* w) noexcept {
-        if (w->prev) w->prev->next = w->next;
-        else head = w->next;
-        if (w->next) w->next->prev = w->prev;
-        else tail = w->prev;
-        w->prev = w->next = nullptr;
-        w->linked = false;
-    }
-    void fail_waiters(std::error_code error) noexcept {
-        while (accept_wait* w = head) {
-            remove_waiter(w);
-            w->deliver(unexpected{error});
-        }
-    }
+    void fail_waiters(std::error_code error) noexcept { waiters.fail_all(error); }
+    accept_wait* first_waiter() const noexcept { return static_cast<accept_wait*>(waiters.front()); }
     void close_queued() noexcept {
         for (int fd : ready) ::close(fd);
         ready.clear();
     }
-    void cancel_multishot() noexcept {
-        if (!armed || cancel_sent) return;
-        cancel_sent = true;
-        home_ring().cancel(accepter.user_data_);
-    }
+    void cancel_multishot() noexcept { lifecycle.cancel(accepter); }
     void unlink_path_if_ours() noexcept {
         struct stat now {};
         if (!unlink_path.empty() && ::lstat(unlink_path.c_str(), &now) == 0 && now.st_dev == path_dev &&
@@ -102,26 +70,30 @@ struct listener_state {
     multishot_accept accepter;
     std::deque<int> ready;        // accepted, not yet handed out
     std::error_code pending_error;  // for the next accept() when nobody waited
-    accept_wait* head = nullptr;  // FIFO of waiting accept() calls
-    accept_wait* tail = nullptr;
+    ringlet::detail::wait_queue waiters;  // FIFO of waiting accept() calls
     stop_token root;
-    ringlet::detail::shard* home = nullptr;
-    std::coroutine_handle<> close_waiter;
+    ringlet::detail::armed_op lifecycle;  // armed, cancel sent, orphaned, close()'s wait
     std::string unlink_path;
     dev_t path_dev = 0;
     ino_t path_ino = 0;
-    bool armed = false;
-    bool cancel_sent = false;
     bool multishot = true;
     bool saw_connection = false;
     bool closing = false;
     bool closed = false;
-    bool orphaned = false;
 };
 
-void multishot_accept::prepare(io_op& op, io_uring_sqe* sqe) noexcept {
-    listener_state& s = *static_cast<multishot_accept&>(op).state;
-    prepare_listener_accept(sqe, s.sock.fd(), s.multishot);
+multishot_accept::multishot_accept(listener_state& owner) noexcept
+    : io_op(ringlet::detail::ops::accept_multishot_steps<&multishot_accept::view>), state(&owner) {
+    set_completion(&completed);
+}
+
+void multishot_accept::choose(bool multishot) noexcept {
+    namespace ops = ringlet::detail::ops;
+    set_steps(multishot ? ops::accept_multishot_steps<&multishot_accept::view> : ops::accept_steps<&multishot_accept::view>);
+}
+
+ringlet::detail::ops::fd_args multishot_accept::view(io_op& op) noexcept {
+    return {static_cast<multishot_accept&>(op).state->sock.fd(), 0};
 }
 
 void multishot_accept::completed(io_op& op, int res, std::uint32_t, bool more) noexcept {
@@ -129,28 +101,23 @@ void multishot_accept::completed(io_op& op, int res, std::uint32_t, bool more) n
 }
 
 void listener_state::ensure_armed() noexcept {
-    if (armed || closing || closed) return;
+    if (lifecycle.armed() || closing || closed) return;
     ringlet::detail::shard* here = ringlet::detail::shard::current();
     if (!here) return fail_waiters(make_error_code(errc::not_on_shard));
-    assert((!home || home == here) && "net::listener used from two shards");
-    home = here;
     if (!root.stop_possible()) root = here->root_token();
-    cancel_sent = false;
-    if (!accepter.start(std::noop_coroutine(), root)) return fail_waiters(accepter.outcome().error());
-    armed = true;
+    if (multishot && !here->io().supports(ringlet::detail::capability::multishot_accept)) multishot = false;
+    accepter.choose(multishot);
+    if (std::error_code e = lifecycle.arm(accepter, root)) fail_waiters(e);
 }
 
 void listener_state::on_completion(int res, bool more) noexcept {
-    if (!more) {
-        armed = false;
-        accepter.deregister();
-    }
+    lifecycle.completed(accepter, more);
     if (res >= 0) {
         saw_connection = true;
-        if (closing || closed || orphaned) {
+        if (closing || closed || lifecycle.orphaned()) {
             ::close(res);
-        } else if (accept_wait* w = head) {
-            remove_waiter(w);
+        } else if (accept_wait* w = first_waiter()) {
+            waiters.remove(*w);
             w->deliver(res);
         } else {
             ready.push_back(res);
@@ -158,123 +125,68 @@ void listener_state::on_completion(int res, bool more) noexcept {
         }
     }
     if (more) return;
-    if (orphaned) {
+    if (lifecycle.orphaned()) {
         delete this;
         return;
     }
-    if (close_waiter) return schedule(std::exchange(close_waiter, {}));
+    if (lifecycle.resume_closer()) return;
     if (closing || closed) return;
     if (res == -EINVAL && multishot && !saw_connection) {
         multishot = false;  // a kernel before 5.19: one accept per submission from now on
-        if (head) ensure_armed();
+        if (!waiters.empty()) ensure_armed();
         return;
     }
     if (res < 0 && res != -ECANCELED) {
-        if (head) fail_waiters(errno_code(-res));
+        if (!waiters.empty()) fail_waiters(errno_code(-res));
         else pending_error = errno_code(-res);
         return;
     }
     if (res == -ECANCELED && root.stop_requested()) return fail_waiters(make_error_code(errc::operation_canceled));
-    if (head) ensure_armed();  // ended after a single-shot or our queue-limit cancel: tasks still wait
+    if (!waiters.empty()) ensure_armed();  // ended after a single-shot or our queue-limit cancel: tasks still wait
 }
 
 // --- accept_wait ------------------------------------------------------------------
 
-namespace {
-
-void prepare_timer(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
-    io_uring_prep_timeout(sqe, reinterpret_cast<__kernel_timespec*>(op.timespec_), 0, IORING_TIMEOUT_ABS);
-}
-
-void timer_done(ringlet::detail::io_op& op, int, std::uint32_t, bool more) noexcept {
-    if (!more) static_cast<accept_timer&>(op).owner->on_timer();
-}
-
-}  // namespace
-
-accept_timer::accept_timer(accept_wait& waiter) noexcept : io_op(&prepare_timer), owner(&waiter) {
-    set_completion(&timer_done);
-}
-
 accept_wait::accept_wait(listener_state* state, timeout limit) noexcept
-    : stop_callback_base(&on_stop), state_(state), limit_(limit), timer_(*this) {}
+    : timed_wait(&detach, {}, limit), state_(state) {}
 
-accept_wait::~accept_wait() { assert(!linked && !timer_armed_ && "accept() abandoned while in flight"); }
+void accept_wait::detach(ringlet::detail::timed_wait& self) noexcept {
+    auto& w = static_cast<accept_wait&>(self);
+    w.state_->waiters.remove(w);  // a timeout or a stop: a later connection goes to the queue
+}
 
 bool accept_wait::await_ready() noexcept {
     if (!state_ || state_->closed) {
-        outcome_ = unexpected{std::errc::bad_file_descriptor};
+        error_ = std::make_error_code(std::errc::bad_file_descriptor);
         return true;
     }
-    if (state_->closing) return true;  // outcome_ is operation_canceled
+    if (state_->closing) {
+        error_ = make_error_code(errc::operation_canceled);
+        return true;
+    }
     if (!state_->ready.empty()) {
-        outcome_ = state_->ready.front();
+        fd_ = state_->ready.front();
         state_->ready.pop_front();
         return true;
     }
     if (state_->pending_error) {
-        outcome_ = unexpected{std::exchange(state_->pending_error, {})};
+        error_ = std::exchange(state_->pending_error, {});
         return true;
     }
     return false;
 }
 
 bool accept_wait::suspend(std::coroutine_handle<> waiter, const stop_token& token) noexcept {
-    if (!ringlet::detail::shard::current()) {
-        outcome_ = unexpected{errc::not_on_shard};
-        return false;
-    }
-    if (token.stop_requested()) return false;  // outcome_ is operation_canceled
-    waiter_ = waiter;
-    state_->push_waiter(this);
-    register_with(token);
-    if (limit_.is_set()) {
-        const std::int64_t ns = limit_.deadline().time_since_epoch().count();
-        timer_.timespec_[0] = ns / 1'000'000'000;
-        timer_.timespec_[1] = ns % 1'000'000'000;
-        timer_armed_ = timer_.start(std::noop_coroutine(), {});
-    }
-    state_->ensure_armed();
+    if (!may_wait(token)) return false;
+    state_->waiters.push(*this);
+    begin_wait(waiter, token);
+    state_->ensure_armed();  // may fail every waiter at once (off a shard, a refused start)
     return true;
 }
 
-void accept_wait::deliver(result<int> outcome) noexcept {
-    outcome_ = outcome;
-    deregister();
-    if (timer_armed_ && !timer_cancelled_) {
-        timer_cancelled_ = true;
-        home_ring().cancel(timer_.user_data_);
-    }
-    resume_if_done();
-}
-
-void accept_wait::on_timer() noexcept {
-    timer_armed_ = false;
-    if (linked) {
-        state_->remove_waiter(this);
-        outcome_ = unexpected{errc::timed_out};
-        deregister();
-    }
-    resume_if_done();
-}
-
-void accept_wait::on_stop(stop_callback_base* self) noexcept {
-    auto* w = static_cast<accept_wait*>(self);
-    if (w->linked) {
-        w->state_->remove_waiter(w);
-        w->outcome_ = unexpected{errc::operation_canceled};
-    }
-    if (w->timer_armed_ && !w->timer_cancelled_) {
-        w->timer_cancelled_ = true;
-        home_ring().cancel(w->timer_.user_data_);
-    }
-    w->resume_if_done();
-}
-
-void accept_wait::resume_if_done() noexcept {
-    if (linked || timer_armed_ || resumed_) return;
-    resumed_ = true;
-    schedule(waiter_);
+void accept_wait::deliver(int fd) noexcept {
+    fd_ = fd;
+    wake();
 }
 
 }  // namespace detail
@@ -286,25 +198,18 @@ namespace {
 /// Frees the state now, or — while its multishot is still armed — cancels that
 /// and lets the last completion free it.
 void abandon(detail::listener_state* s) noexcept {
-    assert(!s->head && "net::listener destroyed while tasks wait in accept()");
+    assert(s->waiters.empty() && "net::listener destroyed while tasks wait in accept()");
     s->close_queued();
     s->unlink_path_if_ours();
-    if (!s->armed) {
+    if (!s->lifecycle.armed()) {
         delete s;
         return;
     }
-    s->orphaned = true;
-    if (ringlet::detail::shard::current() == s->home) s->cancel_multishot();
+    s->lifecycle.orphan();
+    s->cancel_multishot();  // on its home shard only
     // Elsewhere the ring cannot be touched; the runtime's stop ends the multishot.
     ::close(s->sock.release());
 }
-
-struct unarmed_waiter {
-    detail::listener_state* s;
-    bool await_ready() const noexcept { return !s->armed; }
-    void await_suspend(std::coroutine_handle<> h) const noexcept { s->close_waiter = h; }
-    void await_resume() const noexcept {}
-};
 
 }  // namespace
 
@@ -330,9 +235,9 @@ task<result<void>> listener::close() {
     if (s->closing) co_return unexpected{std::errc::connection_already_in_progress};
     s->closing = true;
     s->fail_waiters(make_error_code(errc::operation_canceled));
-    if (s->armed) {
+    if (s->lifecycle.armed()) {
         s->cancel_multishot();
-        co_await unarmed_waiter{s};
+        co_await s->lifecycle.until_final();
     }
     s->close_queued();
     // The shard's root token is shard-local (non-atomic reference count):

@@ -10,7 +10,8 @@
 //   the buffer); otherwise it waits for the poll. Multishot: one multishot
 //   recv per stream on the shard's ring of kReceiveBuffers x
 //   kReceiveBufferSize provided buffers (a detail::buffer_ring, set up by
-//   the shard's first multishot receiver, released by a shard exit hook).
+//   the shard's first multishot receiver, released with the shard's
+//   receive_pool service at shard exit).
 // - Why readiness is the default (bench/stream_fastpath.sh, echo servers that
 //   differ only in this, interleaved rounds, same-round ratio medians, 50
 //   connections, one shard on CPU 0, load generator on CPU 1, 2-vCPU VM):
@@ -19,7 +20,7 @@
 //   generator was >= 95 % busy: it cannot tell them apart); 64 B at a fixed
 //   50,000 requests/s: 1.02x server CPU per request. The reason is the cache:
 //   the armed multishot recvs of a whole loop turn (up to 40 task-work items
-//   per io_uring_enter, each reading everything queued on its socket) copy
+//   per kernel entry, each reading everything queued on its socket) copy
 //   ~2 MiB into ring buffers before the echo's sends of the next turn copy
 //   it out again, by then from memory: perf put the send's copy at 1.4 us
 //   per 16 KiB against 0.4 us for an epoll server that writes each 64 KiB
@@ -29,7 +30,7 @@
 //   out while they are still in cache; the kernel also keeps its flow control
 //   (nothing is read ahead of the application).
 // - Against the older variants (same bench): a single-shot recv with
-//   IOSQE_BUFFER_SELECT per call, 16 KiB depth 16: 1.67x requests/s; plain
+//   a kernel-selected buffer per call, 16 KiB depth 16: 1.67x requests/s; plain
 //   read_some into a 64 KiB array per connection (which an idle connection
 //   would hold): 1.70x. Small messages: 0.93-1.05x, load-generator-bound.
 // - Multishot mode: arrivals queue per stream until receive() takes them,
@@ -64,15 +65,13 @@ namespace detail {
 
 namespace {
 
-thread_local receive_pool* shard_pool = nullptr;
-
 ringlet::detail::shard* current_shard() noexcept { return ringlet::detail::shard::current(); }
 
 }  // namespace
 
 // --- receive_pool ----------------------------------------------------------------
 
-receive_pool::receive_pool(io_uring* io) noexcept : io_(io) {
+receive_pool::receive_pool(ringlet::detail::shard& owner) noexcept : io_(&owner.io()) {
     try {
         spares_.reserve(kSparesKept);  // so that recycle() never allocates
     } catch (const std::bad_alloc&) {
@@ -80,23 +79,17 @@ receive_pool::receive_pool(io_uring* io) noexcept : io_(io) {
 }
 
 receive_pool* receive_pool::current() noexcept {
-    if (shard_pool) return shard_pool;
     auto* shard = current_shard();
     if (!shard) return nullptr;
-    auto* pool = new (std::nothrow) receive_pool(shard->io().raw());
-    if (!pool) return nullptr;
     try {
-        shard->at_exit([] { delete std::exchange(shard_pool, nullptr); });
-    } catch (...) {
-        delete pool;
+        return &shard->service<receive_pool>();
+    } catch (const std::bad_alloc&) {
         return nullptr;
     }
-    shard_pool = pool;
-    return pool;
 }
 
 bool receive_pool::ring_ready() noexcept {
-    if (!std::exchange(ring_tried_, true)) (void)ring_.setup(io_, kReceiveBuffers, kReceiveBufferSize);
+    if (!std::exchange(ring_tried_, true)) (void)ring_.setup(*io_, kReceiveBuffers, kReceiveBufferSize);
     return ring_.ready();
 }
 
@@ -119,21 +112,27 @@ std::size_t receive_pool::trim(std::size_t keep) noexcept {
     return dropped * kSpareSize;
 }
 
-receive_pool* receive_pool::existing() noexcept { return shard_pool; }
+receive_pool* receive_pool::existing() noexcept {
+    auto* shard = current_shard();
+    return shard ? shard->find_service<receive_pool>() : nullptr;
+}
 
 // --- stream_receiver -------------------------------------------------------------
 
-void prepare_stream_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
+namespace ops = ringlet::detail::ops;
+
+ops::fd_args stream_recv::poll_view(io_op& op) noexcept {
+    return {static_cast<stream_recv&>(op).owner->fd, POLLIN | POLLRDHUP};
+}
+
+ops::selected_args stream_recv::selected_view(io_op& op) noexcept {
     stream_receiver& r = *static_cast<stream_recv&>(op).owner;
-    if (r.how_ == stream_receiver::mode::readiness) {
-        io_uring_prep_poll_multishot(sqe, r.fd, POLLIN | POLLRDHUP);
-    } else if (r.how_ == stream_receiver::mode::multishot && !r.plain_once_) {
-        io_uring_prep_recv_multishot(sqe, r.fd, nullptr, 0, 0);
-        sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = r.pool_->group();
-    } else {
-        io_uring_prep_recv(sqe, r.fd, r.plain_buffer_.get(), kFallbackSize, 0);
-    }
+    return {r.fd, r.pool_->group(), nullptr};
+}
+
+ops::buffer_args stream_recv::plain_view(io_op& op) noexcept {
+    stream_receiver& r = *static_cast<stream_recv&>(op).owner;
+    return {r.fd, r.plain_buffer_.get(), kFallbackSize, 0};
 }
 
 namespace {
@@ -144,8 +143,15 @@ void stream_recv_done(ringlet::detail::io_op& op, int res, std::uint32_t flags, 
 
 }  // namespace
 
-stream_recv::stream_recv(stream_receiver& r) noexcept : io_op(&prepare_stream_recv), owner(&r) {
+stream_recv::stream_recv(stream_receiver& r) noexcept : io_op(ops::poll_multishot_steps<&poll_view>), owner(&r) {
     set_completion(&stream_recv_done);
+}
+
+void stream_recv::choose() noexcept {
+    const stream_receiver& r = *owner;
+    if (r.how_ == stream_receiver::mode::readiness) set_steps(ops::poll_multishot_steps<&poll_view>);
+    else if (r.how_ == stream_receiver::mode::multishot && !r.plain_once_) set_steps(ops::recv_selected_steps<&selected_view>);
+    else set_steps(ops::recv_steps<&plain_view>);
 }
 
 stream_receiver::mode stream_receiver::initial_mode(receive_pool* pool, receive_mode wanted) noexcept {
@@ -160,12 +166,10 @@ stream_receiver::stream_receiver(int fd_, receive_mode wanted) noexcept
 stream_receiver::~stream_receiver() { drop_queue(); }
 
 std::error_code stream_receiver::ensure_armed() noexcept {
-    if (armed_) return {};
-    if (closing || orphaned_) return make_error_code(errc::operation_canceled);
+    if (lifecycle_.armed()) return {};
+    if (closing || lifecycle_.orphaned()) return make_error_code(errc::operation_canceled);
     ringlet::detail::shard* here = current_shard();
     if (!here) return make_error_code(errc::not_on_shard);
-    assert((!home_ || home_ == here) && "stream::receive() used from two shards");
-    home_ = here;
     const bool plain = how_ == mode::plain || (how_ == mode::multishot && plain_once_);
     if (plain) {
         if (plain_queued_) return {};  // its one buffer still holds bytes nobody took
@@ -176,10 +180,8 @@ std::error_code stream_receiver::ensure_armed() noexcept {
         }
     }
     armed_plain_ = plain;
-    cancel_sent_ = false;
-    if (!op_.start(std::noop_coroutine(), here->root_token())) return op_.outcome().error();
-    armed_ = true;
-    return {};
+    op_.choose();
+    return lifecycle_.arm(op_, here->root_token());
 }
 
 void stream_receiver::push(entry e) {
@@ -201,13 +203,10 @@ stream_receiver::entry stream_receiver::pop() noexcept {
 }
 
 void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noexcept {
-    if (!more) {
-        armed_ = false;
-        op_.deregister();
-    }
-    const bool has_buffer = (flags & IORING_CQE_F_BUFFER) != 0;
-    const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-    if (orphaned_) {
+    lifecycle_.completed(op_, more);
+    const bool has_buffer = ringlet::detail::ops::has_selected_buffer(flags);
+    const auto id = ringlet::detail::ops::selected_buffer(flags);
+    if (lifecycle_.orphaned()) {
         if (has_buffer) pool_->give_back(id);
         if (!more) delete this;
         return;
@@ -233,7 +232,7 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
         } else if (has_buffer) {
             saw_bytes_ = true;
             push({res, id, false});
-        } else if (res == -ENOBUFS || (res == 0 && (flags & IORING_CQE_F_SOCK_NONEMPTY))) {
+        } else if (res == -ENOBUFS || (res == 0 && ringlet::detail::ops::socket_nonempty(flags))) {
             // Every buffer is out: the bytes wait in the socket. (Linux 6.18
             // was seen ending a multishot recv on an empty ring with 0 and
             // SOCK_NONEMPTY instead of ENOBUFS: bytes wait, so not the end.)
@@ -248,10 +247,10 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
         if (has_buffer) pool_->give_back(id);
         if (waiter) waiter->wake(std::make_error_code(std::errc::not_enough_memory));
     }
-    if (!more && close_waiter_) current_shard()->schedule(std::exchange(close_waiter_, {}));
+    if (!more) lifecycle_.resume_closer();
     if (!waiter) return;
     if (has_queued()) return waiter->wake();
-    if (armed_) return;
+    if (lifecycle_.armed()) return;
     if (closing || res == -ECANCELED) return waiter->wake(make_error_code(errc::operation_canceled));
     if (std::error_code e = ensure_armed()) waiter->wake(e);  // after ENOBUFS or EINVAL: go on plainly
 }
@@ -322,13 +321,11 @@ result<received> stream_receiver::take() noexcept {
 }
 
 void stream_receiver::keep_receiving() noexcept {
-    if (!armed_ && how_ == mode::multishot && !closing) (void)ensure_armed();
+    if (!lifecycle_.armed() && how_ == mode::multishot && !closing) (void)ensure_armed();
 }
 
 void stream_receiver::cancel() noexcept {
-    if (!armed_ || cancel_sent_ || current_shard() != home_) return;
-    cancel_sent_ = true;
-    home_->io().cancel(op_.user_data_);
+    lifecycle_.cancel(op_);  // only on its home shard
 }
 
 void stream_receiver::begin_close() noexcept {
@@ -338,7 +335,7 @@ void stream_receiver::begin_close() noexcept {
 
 void stream_receiver::drop_queue() noexcept {
     // The pool outlives its shard's receivers unless a stream outlives the runtime.
-    const bool pool_alive = pool_ && pool_ == shard_pool;
+    const bool pool_alive = pool_ && pool_ == receive_pool::existing();
     while (count_ > 0) {
         const entry e = pop();
         if (!e.plain && e.res > 0 && pool_alive) pool_->give_back(e.id);
@@ -349,11 +346,11 @@ void stream_receiver::drop_queue() noexcept {
 void stream_receiver::abandon(stream_receiver* r) noexcept {
     if (!r) return;
     assert(!r->waiter && "net::stream destroyed while a task waits in receive()");
-    if (!r->armed_) {
+    if (!r->lifecycle_.armed()) {
         delete r;
         return;
     }
-    r->orphaned_ = true;
+    r->lifecycle_.orphan();
     r->drop_queue();
     r->cancel();  // elsewhere than its shard the ring cannot be touched; the runtime's stop ends it
 }

@@ -42,8 +42,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// The shard's channels, one per `servers` setting; freed by a shard exit hook.
-thread_local std::vector<std::unique_ptr<dns_channel>>* shard_channels = nullptr;
+/// The shard's channels, one per `servers` setting: a shard service, freed at shard exit.
+struct dns_channels final : ringlet::detail::shard_service {
+    explicit dns_channels(ringlet::detail::shard&) noexcept {}
+    std::vector<std::unique_ptr<dns_channel>> list;
+};
 
 std::error_code ares_error(int status) {
     switch (status) {
@@ -126,11 +129,8 @@ result<std::vector<address>> dns_lookup::await_resume() {
 result<dns_channel*> dns_channel::for_this_shard(std::string_view servers) {
     auto* shard = ringlet::detail::shard::current();
     if (!shard) return unexpected{errc::not_on_shard};
-    if (!shard_channels) {
-        shard_channels = new std::vector<std::unique_ptr<dns_channel>>;
-        shard->at_exit([] { delete std::exchange(shard_channels, nullptr); });
-    }
-    for (auto& channel : *shard_channels) {
+    auto& channels = shard->service<dns_channels>().list;
+    for (auto& channel : channels) {
         if (channel->servers_ == servers) return channel.get();
     }
 
@@ -153,12 +153,12 @@ result<dns_channel*> dns_channel::for_this_shard(std::string_view servers) {
             return unexpected{ares_error(status)};
         }
     }
-    shard_channels->push_back(std::move(channel));
-    return shard_channels->back().get();
+    channels.push_back(std::move(channel));
+    return channels.back().get();
 }
 
 dns_channel::~dns_channel() {
-    // Runs from the shard's exit hook: every task has ended, so no lookup
+    // Runs when the shard's services are destroyed: every task has ended, so no lookup
     // waits and no watcher or timer task is left; this only frees memory.
     destroying_ = true;
     for (auto& w : watchers_) w.cancel.request_stop();

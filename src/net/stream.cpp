@@ -99,7 +99,7 @@ task<result<void>> stream::close() {
     if (receiver_ && !receiver_->closing) {
         receiver_->begin_close();
         // Its last completion also ends a receive() waiting in another task.
-        co_await detail::stream_receiver::close_wait{*receiver_};
+        co_await receiver_->until_unarmed();
         detail::stream_receiver::abandon(std::exchange(receiver_, nullptr));
     }
     co_return co_await socket_.close();

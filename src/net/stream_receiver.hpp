@@ -11,9 +11,10 @@
 // Thread safety: touched only by the shard of its first receive().
 #pragma once
 
-#include "core/ring.hpp"
+#include "core/armed_op.hpp"
+#include "core/buffer_ring.hpp"
+#include "core/ops/ops.hpp"
 #include "core/shard.hpp"
-#include "net/buffer_ring.hpp"
 
 #include <ringlet/net/receive.hpp>
 
@@ -33,13 +34,13 @@ constexpr std::size_t kSparesKept = 64;               // idle spare buffers a sh
 /// The shard's buffers for stream receives: the ring of provided buffers the
 /// multishot recv picks from, and a stack of spare buffers the readiness
 /// receive reads into (the most recently returned first: still in cache).
-class receive_pool {
+class receive_pool final : public ringlet::detail::shard_service {
 public:
-    /// The calling shard's pool (created on first use), or nullptr off a
-    /// shard or when out of memory.
+    /// The calling shard's pool (a shard service, created on first use), or
+    /// nullptr off a shard or when out of memory.
     static receive_pool* current() noexcept;
 
-    explicit receive_pool(io_uring* io) noexcept;
+    explicit receive_pool(ringlet::detail::shard& owner) noexcept;
     /// Whether the ring of provided buffers is there: mapped and registered
     /// on the first call (only multishot receivers use it); false when the
     /// kernel has no buffer rings.
@@ -61,11 +62,11 @@ public:
     /// The calling shard's pool if it has one already (never creates it).
     static receive_pool* existing() noexcept;
 
-    ~receive_pool() { ring_.release(io_); }
+    ~receive_pool() override { ring_.release(io_); }
 
 private:
-    io_uring* io_;  // the shard's ring it is registered on
-    buffer_ring ring_;
+    ringlet::detail::backend* io_;  // the shard's backend it is registered with
+    ringlet::detail::buffer_ring ring_;
     bool ring_tried_ = false;
     std::vector<std::unique_ptr<std::byte[]>> spares_;  // capacity kSparesKept
 };
@@ -78,7 +79,14 @@ class stream_receiver;
 class stream_recv final : public ringlet::detail::io_op {
 public:
     explicit stream_recv(stream_receiver& owner) noexcept;
+    /// What the next start() arms, from the receiver's mode.
+    void choose() noexcept;
     stream_receiver* owner;
+
+private:
+    static ringlet::detail::ops::fd_args poll_view(io_op& op) noexcept;
+    static ringlet::detail::ops::selected_args selected_view(io_op& op) noexcept;
+    static ringlet::detail::ops::buffer_args plain_view(io_op& op) noexcept;
 };
 
 class stream_receiver {
@@ -108,17 +116,13 @@ public:
 
     /// close(): refuses later receives, cancels the armed recv.
     void begin_close() noexcept;
-    [[nodiscard]] bool armed() const noexcept { return armed_; }
+    [[nodiscard]] bool armed() const noexcept { return lifecycle_.armed(); }
     /// Frees `r` now, or — while its recv is armed — cancels it and lets the
     /// last completion free it.
     static void abandon(stream_receiver* r) noexcept;
 
-    struct close_wait {
-        stream_receiver& r;
-        bool await_ready() const noexcept { return !r.armed_; }
-        void await_suspend(std::coroutine_handle<> h) noexcept { r.close_waiter_ = h; }
-        void await_resume() const noexcept {}
-    };
+    /// close(): waits for the armed operation's final completion.
+    [[nodiscard]] ringlet::detail::armed_op::final_completion until_unarmed() noexcept { return lifecycle_.until_final(); }
 
     receive_op* waiter = nullptr;
     bool closing = false;
@@ -136,7 +140,7 @@ private:
         bool plain;
     };
 
-    friend void prepare_stream_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept;
+    friend class stream_recv;
     void push(entry e);
     void fill_slot(entry e) noexcept;
     static mode initial_mode(receive_pool* pool, receive_mode wanted) noexcept;
@@ -146,7 +150,6 @@ private:
 
     stream_recv op_;
     receive_pool* pool_;
-    ringlet::detail::shard* home_ = nullptr;
     std::unique_ptr<std::byte[]> plain_buffer_;  // a plain recv's target, until handed out
     bool plain_is_spare_ = false;                // plain_buffer_ came from the pool's spares
     std::vector<entry> queue_;                   // circular
@@ -154,14 +157,11 @@ private:
     std::uint32_t count_ = 0;
     entry slot_{};            // readiness mode: what the last read yielded
     bool slot_full_ = false;
-    std::coroutine_handle<> close_waiter_;
+    ringlet::detail::armed_op lifecycle_;  // armed, cancel sent, orphaned, close()'s wait
     mode how_;
     bool plain_once_ = false;    // the pool was empty: one plain recv, then multishot again
     bool plain_queued_ = false;  // plain_buffer_ holds bytes nobody took yet
     bool armed_plain_ = false;   // what is armed is a plain recv
-    bool armed_ = false;
-    bool cancel_sent_ = false;
-    bool orphaned_ = false;
     bool saw_bytes_ = false;
     bool readable_ = true;  // readiness mode: a recv may find bytes
     bool hung_up_ = false;  // readiness mode: the poll saw the peer's FIN or an error

@@ -42,7 +42,7 @@
 #include <ringlet/net/address.hpp>
 #include <ringlet/net/datagram_ops.hpp>
 #include <ringlet/net/socket.hpp>
-#include <ringlet/net/timed_wait.hpp>
+#include <ringlet/core/timed_wait.hpp>
 
 #include <coroutine>
 #include <cstddef>
@@ -89,7 +89,7 @@ struct send_slots;
 void free_send_slots(send_slots* slots) noexcept;
 
 /// One task waiting in receive_batch().
-class batch_wait : public timed_wait {
+class batch_wait : public ringlet::detail::timed_wait {
 public:
     batch_wait(datagram_receiver* receiver, std::error_code refused, timeout limit) noexcept;
 
@@ -104,7 +104,7 @@ protected:
     [[nodiscard]] result<std::span<const datagram>> take() noexcept;
 
 private:
-    static void detach(timed_wait& self) noexcept;
+    static void detach(ringlet::detail::timed_wait& self) noexcept;
 
     datagram_receiver* receiver_;
 };

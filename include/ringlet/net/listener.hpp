@@ -31,6 +31,7 @@
 #include <ringlet/core/result.hpp>
 #include <ringlet/core/stop.hpp>
 #include <ringlet/core/task.hpp>
+#include <ringlet/core/timed_wait.hpp>
 #include <ringlet/core/time.hpp>
 #include <ringlet/net/address.hpp>
 #include <ringlet/net/socket.hpp>
@@ -45,22 +46,11 @@ namespace ringlet::net {
 namespace detail {
 
 struct listener_state;
-class accept_wait;
 
-/// The timer of one accept() with a timeout (IORING_OP_TIMEOUT).
-class accept_timer final : public ringlet::detail::io_op {
-public:
-    explicit accept_timer(accept_wait& owner) noexcept;
-    accept_wait* owner;
-};
-
-/// One task waiting in accept(); linked into the listener's FIFO of waiters.
-class accept_wait : public stop_callback_base {
+/// One task waiting in accept(): a wait (timer, stop) in the listener's FIFO.
+class accept_wait : public ringlet::detail::timed_wait {
 public:
     accept_wait(listener_state* state, timeout limit) noexcept;
-    accept_wait(const accept_wait&) = delete;
-    accept_wait& operator=(const accept_wait&) = delete;
-    ~accept_wait();
 
     bool await_ready() noexcept;
     template <class Promise>
@@ -69,30 +59,21 @@ public:
     }
     bool suspend(std::coroutine_handle<> waiter, const stop_token& token) noexcept;
 
-    // --- used by the listener (src/net/listener.cpp) ----------------------
-    /// Hands the outcome over; the waiter resumes once its timer is gone.
-    void deliver(result<int> outcome) noexcept;
-    void on_timer() noexcept;
-    accept_wait* next = nullptr;
-    accept_wait* prev = nullptr;
-    bool linked = false;
+    /// Used by the listener: hands a connection over; the waiter resumes once its timer is gone.
+    void deliver(int fd) noexcept;
 
 protected:
     /// The accepted descriptor or the error; call once, from await_resume.
-    [[nodiscard]] result<int> take() noexcept { return outcome_; }
+    [[nodiscard]] result<int> take() noexcept {
+        if (error_) return unexpected{error_};
+        return fd_;
+    }
 
 private:
-    static void on_stop(stop_callback_base* self) noexcept;
-    void resume_if_done() noexcept;
+    static void detach(ringlet::detail::timed_wait& self) noexcept;
 
     listener_state* state_;
-    timeout limit_;
-    result<int> outcome_ = unexpected{errc::operation_canceled};
-    std::coroutine_handle<> waiter_;
-    accept_timer timer_;
-    bool timer_armed_ = false;
-    bool timer_cancelled_ = false;
-    bool resumed_ = false;
+    int fd_ = -1;
 };
 
 }  // namespace detail

@@ -42,7 +42,7 @@
 #include <ringlet/core/time.hpp>
 #include <ringlet/core/stop.hpp>
 #include <ringlet/net/ops.hpp>
-#include <ringlet/net/timed_wait.hpp>
+#include <ringlet/core/timed_wait.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -103,7 +103,7 @@ private:
 /// arrive later wait for the next receive().
 /// @see io_uring_prep_poll_multishot(3), io_uring_prep_recv_multishot(3),
 /// io_uring_register_buf_ring(3)
-class [[nodiscard]] receive_op final : public detail::timed_wait {
+class [[nodiscard]] receive_op final : public ringlet::detail::timed_wait {
 public:
     /// `receiver` null: refused with `refused` (or bad_file_descriptor).
     receive_op(detail::stream_receiver* receiver, timeout limit, std::error_code refused = {}) noexcept;
@@ -117,7 +117,7 @@ public:
     result<received> await_resume() noexcept;
 
 private:
-    static void detach(timed_wait& self) noexcept;
+    static void detach(ringlet::detail::timed_wait& self) noexcept;
 
     detail::stream_receiver* receiver_;
 };

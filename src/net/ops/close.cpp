@@ -1,25 +1,22 @@
-// Prepare steps of the cancel-by-descriptor and close operations.
+// The cancel-by-descriptor and close operations (steps: src/core/ops/shutdown_close.cpp).
 #include "net/ops/close.hpp"
 
-#include "core/ring.hpp"
+#include "core/ops/ops.hpp"
 
 namespace ringlet::net::detail {
 namespace {
 
-void prepare_cancel_fd(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
-    auto& self = static_cast<cancel_fd_op&>(op);
-    io_uring_prep_cancel_fd(sqe, self.fd, IORING_ASYNC_CANCEL_ALL);
-}
+namespace ops = ringlet::detail::ops;
 
-void prepare_close(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
-    io_uring_prep_close(sqe, static_cast<close_op&>(op).fd);
-}
+ops::fd_args cancel_fd_view(ringlet::detail::io_op& op) noexcept { return {static_cast<cancel_fd_op&>(op).fd, 0}; }
+
+ops::fd_args close_view(ringlet::detail::io_op& op) noexcept { return {static_cast<close_op&>(op).fd, 0}; }
 
 }  // namespace
 
-cancel_fd_op::cancel_fd_op(int fd_) noexcept : io_op(&prepare_cancel_fd), fd(fd_) {}
+cancel_fd_op::cancel_fd_op(int fd_) noexcept : io_op(ops::cancel_fd_steps<&cancel_fd_view>), fd(fd_) {}
 
-close_op::close_op(int fd_) noexcept : io_op(&prepare_close), fd(fd_) {}
+close_op::close_op(int fd_) noexcept : io_op(ops::close_steps<&close_view>), fd(fd_) {}
 
 result<void> close_op::await_resume() const noexcept {
     if (auto r = outcome(); !r) return unexpected{r.error()};

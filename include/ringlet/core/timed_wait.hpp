@@ -1,13 +1,14 @@
 // detail::timed_wait: the waiting half of an awaitable whose kernel operation
-// lives elsewhere — an armed multishot receive that outlives any one wait
-// (stream::receive(), datagram_socket::receive_batch()).
+// lives elsewhere — an armed multishot operation that outlives any one wait
+// (listener::accept(), stream::receive(), datagram_socket::receive_batch()).
+// detail::wait_queue: the FIFO of such waits on one operation.
 //
-// A linked timeout would cancel the shared operation, so a wait with a limit
-// arms an IORING_OP_TIMEOUT of its own. The operation's owner calls wake()
-// when there is something to take (or it failed); the timer and the task's
-// stop end the wait too. Whichever ends it, the waiter resumes only after the
-// timer's last completion, so nothing the kernel holds points into a frame
-// that is gone.
+// A deadline attached to the shared operation would cancel it, so a wait
+// with a limit arms a timer op of its own. The operation's owner calls
+// wake() when there is something to take (or it failed); the timer and the
+// task's stop end the wait too. Whichever ends it, the waiter resumes only
+// after the timer's last completion, so nothing the backend holds points
+// into a frame that is gone.
 #pragma once
 
 #include <ringlet/core/io_op.hpp>
@@ -17,7 +18,7 @@
 #include <coroutine>
 #include <system_error>
 
-namespace ringlet::net::detail {
+namespace ringlet::detail {
 
 class timed_wait : public stop_callback_base {
 public:
@@ -35,7 +36,7 @@ public:
     void on_timer() noexcept;
     [[nodiscard]] bool waiting() const noexcept { return waiting_; }
 
-    class timer final : public ringlet::detail::io_op {
+    class timer final : public timer_op {
     public:
         explicit timer(timed_wait& owner) noexcept;
         timed_wait* owner;
@@ -54,6 +55,7 @@ protected:
     timeout limit_;
 
 private:
+    friend class wait_queue;
     static void on_stop(stop_callback_base* self) noexcept;
     void end(std::error_code error) noexcept;
     void cancel_timer() noexcept;
@@ -66,6 +68,27 @@ private:
     bool timer_armed_ = false;
     bool timer_cancelled_ = false;
     bool resumed_ = false;
+    // wait_queue's links
+    timed_wait* queue_prev_ = nullptr;
+    timed_wait* queue_next_ = nullptr;
+    bool queued_ = false;
 };
 
-}  // namespace ringlet::net::detail
+/// A FIFO of waits on one shared operation: served oldest first. Intrusive
+/// (no allocation). Thread safety: its shard's thread only.
+class wait_queue {
+public:
+    void push(timed_wait& w) noexcept;
+    /// Unlinks `w`; a no-op when it is not queued (a detach callback may run twice).
+    void remove(timed_wait& w) noexcept;
+    [[nodiscard]] timed_wait* front() const noexcept { return head_; }
+    [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
+    /// Ends every queued wait with `error`, oldest first.
+    void fail_all(std::error_code error) noexcept;
+
+private:
+    timed_wait* head_ = nullptr;
+    timed_wait* tail_ = nullptr;
+};
+
+}  // namespace ringlet::detail

@@ -1,17 +1,12 @@
-// detail::timed_wait (see include/ringlet/net/timed_wait.hpp).
-#include "core/ring.hpp"
+// detail::timed_wait and detail::wait_queue (see include/ringlet/core/timed_wait.hpp).
 #include "core/shard.hpp"
 
-#include <ringlet/net/timed_wait.hpp>
+#include <ringlet/core/timed_wait.hpp>
 
 #include <cassert>
 
-namespace ringlet::net::detail {
+namespace ringlet::detail {
 namespace {
-
-void prepare_timer(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
-    io_uring_prep_timeout(sqe, reinterpret_cast<__kernel_timespec*>(op.timespec_), 0, IORING_TIMEOUT_ABS);
-}
 
 void timer_done(ringlet::detail::io_op& op, int, std::uint32_t, bool more) noexcept {
     if (!more) static_cast<timed_wait::timer&>(op).owner->on_timer();
@@ -19,7 +14,7 @@ void timer_done(ringlet::detail::io_op& op, int, std::uint32_t, bool more) noexc
 
 }  // namespace
 
-timed_wait::timer::timer(timed_wait& w) noexcept : io_op(&prepare_timer), owner(&w) { set_completion(&timer_done); }
+timed_wait::timer::timer(timed_wait& w) noexcept : owner(&w) { set_completion(&timer_done); }
 
 timed_wait::timed_wait(detach_fn detach, std::error_code refused, timeout limit) noexcept
     : stop_callback_base(&on_stop), error_(refused), limit_(limit), detach_(detach), timer_(*this) {}
@@ -33,7 +28,7 @@ bool timed_wait::deadline_passed() noexcept {
 }
 
 bool timed_wait::may_wait(const stop_token& token) noexcept {
-    if (!ringlet::detail::shard::current()) error_ = make_error_code(errc::not_on_shard);
+    if (!shard::current()) error_ = make_error_code(errc::not_on_shard);
     else if (token.stop_requested()) error_ = make_error_code(errc::operation_canceled);
     return !error_;
 }
@@ -43,9 +38,7 @@ void timed_wait::begin_wait(std::coroutine_handle<> waiter, const stop_token& to
     waiting_ = true;
     register_with(token);
     if (!limit_.is_set()) return;
-    const std::int64_t ns = limit_.deadline().time_since_epoch().count();  // steady_clock = CLOCK_MONOTONIC
-    timer_.timespec_[0] = ns / 1'000'000'000;
-    timer_.timespec_[1] = ns % 1'000'000'000;
+    timer_.set_deadline(limit_.deadline());
     timer_armed_ = timer_.start(std::noop_coroutine(), {});
 }
 
@@ -60,7 +53,7 @@ void timed_wait::end(std::error_code error) noexcept {
 void timed_wait::cancel_timer() noexcept {
     if (!timer_armed_ || timer_cancelled_) return;
     timer_cancelled_ = true;
-    ringlet::detail::shard::current()->io().cancel(timer_.user_data_);
+    shard::current()->io().cancel(timer_);
 }
 
 void timed_wait::wake(std::error_code error) noexcept {
@@ -86,7 +79,33 @@ void timed_wait::on_stop(stop_callback_base* self) noexcept {
 void timed_wait::resume_if_done() noexcept {
     if (waiting_ || timer_armed_ || resumed_) return;
     resumed_ = true;
-    ringlet::detail::shard::current()->schedule(waiter_);
+    shard::current()->schedule(waiter_);
 }
 
-}  // namespace ringlet::net::detail
+void wait_queue::push(timed_wait& w) noexcept {
+    w.queue_prev_ = tail_;
+    w.queue_next_ = nullptr;
+    if (tail_) tail_->queue_next_ = &w;
+    else head_ = &w;
+    tail_ = &w;
+    w.queued_ = true;
+}
+
+void wait_queue::remove(timed_wait& w) noexcept {
+    if (!w.queued_) return;
+    if (w.queue_prev_) w.queue_prev_->queue_next_ = w.queue_next_;
+    else head_ = w.queue_next_;
+    if (w.queue_next_) w.queue_next_->queue_prev_ = w.queue_prev_;
+    else tail_ = w.queue_prev_;
+    w.queue_prev_ = w.queue_next_ = nullptr;
+    w.queued_ = false;
+}
+
+void wait_queue::fail_all(std::error_code error) noexcept {
+    while (timed_wait* w = head_) {
+        remove(*w);
+        w->wake(error);
+    }
+}
+
+}  // namespace ringlet::detail
