@@ -261,7 +261,7 @@ runtime::runtime(runtime_options options) : state_(std::make_unique<detail::runt
     if (state_->options.sighup == sighup_action::call && !state_->options.on_sighup) {
         throw std::invalid_argument("ringlet: runtime_options.sighup is sighup_action::call but on_sighup is empty");
     }
-    detail::ring probe{{.sq_entries = 2, .cq_entries = 4}};  // throws with cause and remedy
+    detail::uring_backend probe{{.sq_entries = 2, .cq_entries = 4}};  // throws with cause and remedy
 }
 
 runtime::~runtime() = default;
@@ -317,7 +317,7 @@ void runtime::run_shards(std::function<task<void>(unsigned)> entry, bool every_s
 }
 
 std::string runtime::describe_io_uring() {
-    detail::ring probe{{.sq_entries = 8, .cq_entries = 0}};
+    detail::uring_backend probe{{.sq_entries = 8, .cq_entries = 0}};
     return probe.describe();
 }
 

@@ -23,7 +23,7 @@
 // owning thread before the shard threads start.
 #pragma once
 
-#include "core/ring.hpp"
+#include "core/uring_backend.hpp"
 #include "core/shard.hpp"
 
 #include <ringlet/core/runtime.hpp>
