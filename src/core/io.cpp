@@ -31,8 +31,14 @@ void prepare_poll(detail::io_op& op, io_uring_sqe* sqe) noexcept {
     io_uring_prep_poll_add(sqe, self.fd, self.events);
 }
 
-constexpr detail::op_steps timer_steps{&prepare_timer, nullptr, nullptr};
-constexpr detail::op_steps nop_steps{&prepare_nop, nullptr, nullptr};
+// Readiness backends: a timer waits for no descriptor and is never ready by
+// itself (its deadline completes it); a nop is done at once.
+detail::readiness no_descriptor(const detail::io_op&) noexcept { return {}; }
+int perform_timer(detail::io_op&) noexcept { return -EAGAIN; }
+int perform_nop(detail::io_op&) noexcept { return 0; }
+
+constexpr detail::op_steps timer_steps{&prepare_timer, &perform_timer, &no_descriptor};
+constexpr detail::op_steps nop_steps{&prepare_nop, &perform_nop, &no_descriptor};
 constexpr detail::op_steps read_steps{&prepare_read, nullptr, nullptr};
 constexpr detail::op_steps write_steps{&prepare_write, nullptr, nullptr};
 constexpr detail::op_steps poll_steps{&prepare_poll, nullptr, nullptr};

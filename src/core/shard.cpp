@@ -17,6 +17,7 @@
 //   everything at once and reverses it to keep arrival order).
 #include "core/shard.hpp"
 
+#include "core/epoll_backend.hpp"
 #include "core/runtime_state.hpp"
 #include "core/uring_backend.hpp"
 
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -77,6 +79,13 @@ detached_frame run_detached(shard& owner, task<void> body) {
         owner.report_failure(std::current_exception());
     }
     owner.task_finished();
+}
+
+/// The shard's backend: epoll when RINGLET_BACKEND=epoll, io_uring otherwise.
+std::unique_ptr<backend> make_backend(const ring_config& config, timer_queue& timers) {
+    const char* wanted = std::getenv("RINGLET_BACKEND");
+    if (wanted && std::string_view{wanted} == "epoll") return std::make_unique<epoll_backend>(timers);
+    return std::make_unique<uring_backend>(config);
 }
 
 }  // namespace
@@ -133,7 +142,7 @@ void internal_read::completed(io_op& op, int res, std::uint32_t, bool more) noex
 shard::shard(runtime_state& rt, unsigned id, const ring_config& config)
     : rt_(rt),
       id_(id),
-      backend_(std::make_unique<uring_backend>(config)),
+      backend_(make_backend(config, timers_)),
       event_fd_(rt.wake_fds.at(id)),
       wakeup_reader_(event_fd_, [this](int) {
           on_wakeup();
