@@ -85,7 +85,7 @@ detached_frame run_detached(shard& owner, task<void> body) {
 std::unique_ptr<backend> make_backend(const ring_config& config, timer_queue& timers) {
     const char* wanted = std::getenv("RINGLET_BACKEND");
     if (wanted && std::string_view{wanted} == "epoll") return std::make_unique<epoll_backend>(timers);
-    return std::make_unique<uring_backend>(config);
+    return std::make_unique<uring_backend>(config, timers);
 }
 
 }  // namespace
