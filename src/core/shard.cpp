@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -81,10 +80,9 @@ detached_frame run_detached(shard& owner, task<void> body) {
     owner.task_finished();
 }
 
-/// The shard's backend: epoll when RINGLET_BACKEND=epoll, io_uring otherwise.
-std::unique_ptr<backend> make_backend(const ring_config& config, timer_queue& timers) {
-    const char* wanted = std::getenv("RINGLET_BACKEND");
-    if (wanted && std::string_view{wanted} == "epoll") return std::make_unique<epoll_backend>(timers);
+/// The shard's backend, as the runtime decided (core/backend_choice.hpp).
+std::unique_ptr<backend> make_backend(backend_kind kind, const ring_config& config, timer_queue& timers) {
+    if (kind == backend_kind::epoll) return std::make_unique<epoll_backend>(timers);
     return std::make_unique<uring_backend>(config, timers);
 }
 
@@ -142,7 +140,7 @@ void internal_read::completed(io_op& op, int res, std::uint32_t, bool more) noex
 shard::shard(runtime_state& rt, unsigned id, const ring_config& config)
     : rt_(rt),
       id_(id),
-      backend_(make_backend(config, timers_)),
+      backend_(make_backend(rt.backend, config, timers_)),
       event_fd_(rt.wake_fds.at(id)),
       wakeup_reader_(event_fd_, [this](int) {
           on_wakeup();

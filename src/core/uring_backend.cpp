@@ -24,9 +24,10 @@
 //   and is armed afresh for the then-earliest. Expired entries are found by
 //   comparing with the clock at each poll.
 // - When io_uring itself is unavailable, construction throws a message that
-//   names the cause (ENOSYS, EPERM from seccomp or kernel.io_uring_disabled)
-//   and the remedy.
+//   names the cause and the remedy (core/backend_choice.cpp tells them apart).
 #include "core/uring_backend.hpp"
+
+#include "core/backend_choice.hpp"
 
 #include <ringlet/core/io_op.hpp>
 
@@ -41,37 +42,6 @@ namespace ringlet::detail {
 namespace {
 
 constexpr std::uint32_t slot_base = 16;  // keeps slot user_data clear of any small tag
-
-std::string unavailable_message(int err) {
-    std::string msg = "ringlet: io_uring is unavailable: io_uring_setup failed with ";
-    msg += std::make_error_code(static_cast<std::errc>(err)).message();
-    msg += " (errno " + std::to_string(err) + "). ";
-    switch (err) {
-        case ENOSYS:
-            msg += "The kernel was built without io_uring (CONFIG_IO_URING) or is older than 5.1. "
-                   "Remedy: run on Linux 5.19 or newer with io_uring enabled.";
-            break;
-        case EPERM:
-        case EACCES:
-            msg += "io_uring is blocked by the sysctl kernel.io_uring_disabled or by a seccomp "
-                   "profile (container runtimes block it by default). Remedy: `sysctl -w "
-                   "kernel.io_uring_disabled=0` (or add the user to kernel.io_uring_group), or run the "
-                   "container with a seccomp profile that allows io_uring_setup, io_uring_enter and "
-                   "io_uring_register.";
-            break;
-        case ENOMEM:
-            msg += "The ring could not be allocated; on kernels before 5.12 its memory counts against "
-                   "RLIMIT_MEMLOCK. Remedy: raise `ulimit -l` or use fewer/smaller rings (sq_entries).";
-            break;
-        case EINVAL:
-            msg += "The kernel rejected the ring parameters. Remedy: use a power-of-two sq_entries "
-                   "no larger than 32768.";
-            break;
-        default:
-            msg += "Remedy: check the kernel's io_uring support and resource limits.";
-    }
-    return msg;
-}
 
 int try_setup(io_uring& ring, const ring_config& config, unsigned flags) {
     io_uring_params params{};
@@ -131,7 +101,7 @@ uring_backend::uring_backend(const ring_config& config, timer_queue& timers)
         // Only EINVAL means "flags not understood"; anything else will not improve.
         if (rc != -EINVAL) break;
     }
-    if (rc < 0) throw std::runtime_error(unavailable_message(-rc));
+    if (rc < 0) throw std::runtime_error(io_uring_unavailable_message(-rc));
 
     if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
         for (int op = 0; op <= probe->last_op && op < 256; ++op) {
