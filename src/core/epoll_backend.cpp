@@ -8,6 +8,12 @@
 //   know that a number was reused by a new file, so that add is attempted at
 //   every such start and EEXIST is the common answer; a real add (a new
 //   file behind the number) forgets the old file's readiness.
+// - Perform steps must not block, so a descriptor is made O_NONBLOCK the
+//   first time an op uses it (a listener or a connecting socket is opened
+//   blocking: accept4 and connect would block the shard); checked again
+//   when a real add shows a new file behind the number. A number reused by
+//   a new blocking file before any add is the window this leaves: the first
+//   attempt on it may block (the io_uring backend is unaffected).
 // - Readiness is remembered per direction: a perform that says -EAGAIN marks
 //   the direction not ready until the next edge, so an op submitted in the
 //   meantime goes straight to waiting instead of trying a syscall that
@@ -31,6 +37,7 @@
 //   the edges that did not fit into one call's array in the next call.
 #include "core/epoll_backend.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -136,6 +143,7 @@ void epoll_backend::submit(io_op& op) {
     w.fd = wanted.fd;
     w.events = wanted.events;
     fd_entry& e = entry(w.fd);
+    if (!e.nonblocking) make_nonblocking(w.fd, e);
     if (retry_now(w, e)) return;  // finished (or a multishot op keeps going below)
     if (const int rc = start_waiting(w, e); rc < 0) return finish(w, rc);
     if (op.time_limit().is_set()) timers_.insert(op.time_limit().deadline(), w);
@@ -152,6 +160,13 @@ void epoll_backend::cancel(io_op& op) {
 bool epoll_backend::maybe_ready(const waiter& w, const fd_entry& e) noexcept {
     return ((w.events & in_events) && e.ready[in]) || ((w.events & out_events) && e.ready[out]) ||
            !(w.events & (in_events | out_events));
+}
+
+void epoll_backend::make_nonblocking(int fd, fd_entry& e) noexcept {
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0) return;  // EBADF: the perform step reports it
+    if (!(flags & O_NONBLOCK)) (void)::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    e.nonblocking = true;
 }
 
 int epoll_backend::try_perform(waiter& w, fd_entry& e) {
@@ -203,6 +218,8 @@ int epoll_backend::start_waiting(waiter& w, fd_entry& e) {
             // A new file behind this number: what was known about the old one is void.
             ++stats_.registrations;
             e.ready[in] = e.ready[out] = false;  // the add reports the current state as an edge
+            e.nonblocking = false;
+            make_nonblocking(w.fd, e);
         } else if (errno != EEXIST) {
             return -errno;  // EBADF, or EPERM for a descriptor epoll cannot watch
         }

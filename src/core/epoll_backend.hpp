@@ -84,6 +84,8 @@ private:
         /// False after a perform in that direction said -EAGAIN, true again
         /// at the next edge: a new op skips a try that cannot succeed.
         bool ready[2] = {true, true};
+        /// O_NONBLOCK was checked (and set) on the file behind this number.
+        bool nonblocking = false;
     };
     struct completion {
         io_op* op;
@@ -102,6 +104,9 @@ private:
     static bool is_multishot(const io_op& op) noexcept;
     /// False when `e` says no direction `w` waits for can be ready.
     static bool maybe_ready(const waiter& w, const fd_entry& e) noexcept;
+    /// Sets O_NONBLOCK on `fd` unless `e` knows it is set: perform steps such
+    /// as accept4 or connect would block the shard on a blocking descriptor.
+    static void make_nonblocking(int fd, fd_entry& e) noexcept;
     /// Runs the op's perform step once; notes would-block in `e`.
     int try_perform(waiter& w, fd_entry& e);
     /// Tries `w` if it may succeed; true when it finished (it is then gone).

@@ -6,6 +6,8 @@
 // (The whole suite also runs on epoll: RINGLET_BACKEND=epoll tools/test.)
 #include "test_support.hpp"
 
+#include <ringlet/net/tcp.hpp>
+
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -231,4 +234,46 @@ TEST(EpollBackend, ShardsWakeEachOtherThroughEventfds) {
         co_return sum;
     });
     EXPECT_EQ(total, 199 * 200 / 2);
+}
+TEST(EpollBackend, MultishotAcceptTakesEveryConnectionBehindOneEdge) {
+    runtime rt{on_epoll()};
+    rt.run([]() -> task<void> {
+        auto lst = tcp::listen(net::address::parse("127.0.0.1:0").value());
+        CO_ASSERT_TRUE(lst);
+        const net::address where = lst->local_address().value();
+        // Connect 20 clients with blocking syscalls first (one readiness edge for
+        // all of them), each sending its tag; every connection must be accepted.
+        std::vector<int> clients;
+        for (int i = 0; i < 20; ++i) {
+            const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            CO_ASSERT_TRUE(fd >= 0);
+            {
+                const auto rc = ::connect(fd, where.data(), where.size());
+                CO_ASSERT_EQ(rc, 0);
+            }
+            const char tag = static_cast<char>('a' + i);
+            {
+                const auto rc = ::send(fd, &tag, 1, 0);
+                CO_ASSERT_EQ(rc, 1);
+            }
+            clients.push_back(fd);
+        }
+        std::string tags;
+        for (int i = 0; i < 20; ++i) {
+            auto conn = co_await lst->accept(5s);
+            CO_ASSERT_TRUE(conn);
+            char c = 0;
+            auto n = co_await conn->read_some(bytes(&c, 1), 5s);
+            CO_ASSERT_TRUE(n);
+            CO_ASSERT_EQ(*n, 1u);
+            tags += c;
+        }
+        std::sort(tags.begin(), tags.end());
+        EXPECT_EQ(tags, "abcdefghijklmnopqrst");
+        auto late = co_await lst->accept(20ms);  // nothing more: the wait times out
+        CO_ASSERT_FALSE(late);
+        EXPECT_EQ(late.error(), errc::timed_out);
+        for (int fd : clients) ::close(fd);
+        (void)co_await lst->close();
+    });
 }
