@@ -8,6 +8,9 @@
 //   returns. Each runtime thread remembers the mask it had before (a
 //   thread_local), and a pthread_atfork child handler puts it back, so a
 //   process forked from a shard is not born deaf to SIGINT/SIGTERM.
+// - The backend is chosen once, by the constructor (core/backend_choice.hpp:
+//   options.backend, RINGLET_BACKEND, the io_uring probe); every shard of
+//   every run constructs that one.
 // - The wake eventfds exist only during run() (a runtime between runs holds
 //   no descriptor); a stop requested from another thread writes them under
 //   the mutex that guards their creation and closing, and the stop flags
@@ -261,12 +264,17 @@ runtime::runtime(runtime_options options) : state_(std::make_unique<detail::runt
     if (state_->options.sighup == sighup_action::call && !state_->options.on_sighup) {
         throw std::invalid_argument("ringlet: runtime_options.sighup is sighup_action::call but on_sighup is empty");
     }
-    detail::uring_backend probe{{.sq_entries = 2, .cq_entries = 4}};  // throws with cause and remedy
+    // Throws with the cause and the remedy when io_uring is asked for and denied.
+    state_->backend = detail::choose_and_announce_backend(state_->options.backend).kind;
 }
 
 runtime::~runtime() = default;
 
 unsigned runtime::shard_count() const noexcept { return state_->shard_count; }
+
+backend_choice runtime::backend() const noexcept {
+    return state_->backend == detail::backend_kind::epoll ? backend_choice::epoll : backend_choice::io_uring;
+}
 
 void runtime::request_stop() noexcept { state_->request_drain(); }
 
@@ -314,6 +322,12 @@ void runtime::run_shards(std::function<task<void>(unsigned)> entry, bool every_s
     rt.entry = nullptr;
     if (startup_error) std::rethrow_exception(startup_error);
     if (auto error = rt.take_entry_error()) std::rethrow_exception(error);
+}
+
+runtime::backend_report runtime::choose_backend(backend_choice requested) {
+    detail::backend_decision decision = detail::chosen_backend(requested);
+    return {decision.kind == detail::backend_kind::epoll ? backend_choice::epoll : backend_choice::io_uring,
+            std::move(decision.reason)};
 }
 
 std::string runtime::describe_io_uring() {

@@ -23,6 +23,7 @@
 // owning thread before the shard threads start.
 #pragma once
 
+#include "core/backend_choice.hpp"
 #include "core/uring_backend.hpp"
 #include "core/shard.hpp"
 
@@ -45,6 +46,8 @@ public:
     explicit runtime_state(runtime_options opts);
 
     runtime_options options;
+    /// What every shard constructs (core/backend_choice.hpp decided it).
+    backend_kind backend = backend_kind::io_uring;
     ring_config ring_settings;
     unsigned shard_count;
     std::vector<std::unique_ptr<shard>> shards;

@@ -17,6 +17,7 @@
 //   everything at once and reverses it to keep arrival order).
 #include "core/shard.hpp"
 
+#include "core/epoll_backend.hpp"
 #include "core/runtime_state.hpp"
 #include "core/ops/ops.hpp"
 #include "core/uring_backend.hpp"
@@ -79,6 +80,12 @@ detached_frame run_detached(shard& owner, task<void> body) {
     owner.task_finished();
 }
 
+/// The shard's backend, as the runtime decided (core/backend_choice.hpp).
+std::unique_ptr<backend> make_backend(backend_kind kind, const ring_config& config, timer_queue& timers) {
+    if (kind == backend_kind::epoll) return std::make_unique<epoll_backend>(timers);
+    return std::make_unique<uring_backend>(config, timers);
+}
+
 }  // namespace
 
 void ready_queue::grow() {
@@ -119,7 +126,7 @@ void internal_read::completed(io_op& op, int res, std::uint32_t, bool more) noex
 shard::shard(runtime_state& rt, unsigned id, const ring_config& config)
     : rt_(rt),
       id_(id),
-      backend_(std::make_unique<uring_backend>(config)),
+      backend_(make_backend(rt.backend, config, timers_)),
       event_fd_(rt.wake_fds.at(id)),
       wakeup_reader_(event_fd_, [this](int) {
           on_wakeup();

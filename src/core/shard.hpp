@@ -7,6 +7,7 @@
 
 #include "core/backend.hpp"
 #include "core/ops/ops.hpp"
+#include "core/timer_queue.hpp"
 
 #include <ringlet/core/io_op.hpp>
 #include <ringlet/core/shard.hpp>
@@ -82,6 +83,8 @@ public:
     [[nodiscard]] unsigned id() const noexcept { return id_; }
     /// The backend every operation of this shard goes through.
     [[nodiscard]] backend& io() noexcept { return *backend_; }
+    /// The shard's deadlines (ops' time limits, timers), earliest first; the backend expires them.
+    [[nodiscard]] timer_queue& timers() noexcept { return timers_; }
     [[nodiscard]] runtime_state& runtime() noexcept { return rt_; }
     [[nodiscard]] stop_token root_token() const noexcept { return root_stop_.get_token(); }
     /// Requested when a graceful stop begins, and at the latest with the root token.
@@ -143,6 +146,7 @@ private:
 
     runtime_state& rt_;
     const unsigned id_;
+    timer_queue timers_;  // before backend_: the backend holds entries in it until it is destroyed
     std::unique_ptr<backend> backend_;
     ready_queue ready_;
     stop_source root_stop_;

@@ -1,4 +1,5 @@
-// runtime: N shards, each a pinned thread with its own io_uring ring.
+// runtime: N shards, each a pinned thread with its own io_uring ring (or
+// epoll, where io_uring is denied: see backend_choice).
 //
 //     ringlet::runtime rt{{.shards = 2}};
 //     int code = rt.run([]() -> task<int> { ...; co_return 0; });
@@ -57,6 +58,20 @@
 
 namespace ringlet {
 
+/// The kernel interface a runtime's shards use (runtime_options::backend).
+enum class backend_choice {
+    /// io_uring when this process may use it; epoll when io_uring_setup is
+    /// denied (EPERM/EACCES: a seccomp filter, kernel.io_uring_disabled),
+    /// missing (ENOSYS) or short of locked memory (ENOMEM). The fallback
+    /// prints one line on stderr per process naming the cause and how to
+    /// get io_uring back.
+    auto_select,
+    /// io_uring, or the constructor throws naming the cause and the remedy.
+    io_uring,
+    /// epoll, without trying io_uring.
+    epoll,
+};
+
 /// What SIGHUP does while run() is active (with handle_signals).
 enum class sighup_action {
     stop,    ///< the same as SIGTERM: a graceful stop, a second one stops at once
@@ -71,6 +86,10 @@ struct runtime_options {
     unsigned sq_entries = 1024;
     /// Completion queue size; 0 means 8 × sq_entries.
     unsigned cq_entries = 0;
+    /// The backend (default auto_select: io_uring, else epoll with one line
+    /// on stderr). The environment variable RINGLET_BACKEND=auto|io_uring|epoll,
+    /// when set, overrides it; another value makes the constructor throw.
+    backend_choice backend = backend_choice::auto_select;
     /// Pin shard i to the i-th allowed CPU.
     bool pin_threads = true;
     /// Turn SIGINT/SIGTERM (and SIGHUP, see `sighup`) into a graceful stop
@@ -112,16 +131,21 @@ task<void> run_entry(F& entry, call_outcome<T>& out) {
 
 class runtime {
 public:
-    /// Checks that io_uring works here; throws std::runtime_error naming the
-    /// cause and the remedy when it does not (ENOSYS, EPERM from seccomp or
-    /// kernel.io_uring_disabled, ENOMEM), std::invalid_argument for bad
-    /// options (sq_entries 0, sighup = call without on_sighup).
+    /// Chooses the backend (options.backend, or RINGLET_BACKEND; see
+    /// backend_choice). Throws std::runtime_error naming the cause and the
+    /// remedy when io_uring is asked for and unavailable (ENOSYS, EPERM from
+    /// a seccomp filter or kernel.io_uring_disabled, ENOMEM), or fails in a
+    /// way epoll would not cure; std::invalid_argument for bad options
+    /// (sq_entries 0, sighup = call without on_sighup, a RINGLET_BACKEND
+    /// other than auto, io_uring or epoll).
     explicit runtime(runtime_options options = {});
     ~runtime();
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;
 
     [[nodiscard]] unsigned shard_count() const noexcept;
+    /// The backend the shards use: backend_choice::io_uring or ::epoll.
+    [[nodiscard]] backend_choice backend() const noexcept;
 
     /// Runs `entry()` (returning task<T>) on shard 0 and returns its value
     /// (rethrows its exception) after every shard has stopped.
@@ -148,6 +172,16 @@ public:
 
     /// io_uring as a shard would set it up here: setup flags, features, opcodes.
     [[nodiscard]] static std::string describe_io_uring();
+
+    /// The backend a runtime constructed here with `requested` would use
+    /// (RINGLET_BACKEND applied), and why in one line: for a fallback, the
+    /// cause and how to get io_uring back. Prints nothing. Throws as the
+    /// constructor does.
+    struct backend_report {
+        backend_choice backend;  ///< io_uring or epoll, never auto_select
+        std::string reason;
+    };
+    [[nodiscard]] static backend_report choose_backend(backend_choice requested = backend_choice::auto_select);
 
 private:
     void run_shards(std::function<task<void>(unsigned)> entry, bool every_shard);
