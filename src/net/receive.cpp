@@ -29,6 +29,12 @@
 //   write_all sends at once what fits (stream::try_write), so the bytes go
 //   out while they are still in cache; the kernel also keeps its flow control
 //   (nothing is read ahead of the application).
+// - The spare's size (issue 13 item 3, 2026-12-05, bench/echo_compare.sh
+//   --ringlet-cmd/--baseline-cmd, 0.5-CPU quota, same-round medians): a
+//   256 KiB spare read 0.92x (0.88-0.96) the requests/s of the 64 KiB one at
+//   16 KiB x 16 and 0.99x at 64 KiB x 4 (server CPU per request 1.06x /
+//   1.00x; why was not profiled: a send larger than the socket takes at
+//   once is the suspect). 64 KiB stays.
 // - Against the older variants (same bench): a single-shot recv with
 //   a kernel-selected buffer per call, 16 KiB depth 16: 1.67x requests/s; plain
 //   read_some into a 64 KiB array per connection (which an idle connection
