@@ -17,6 +17,7 @@
 //   a frame was allocated at all), enters (io_uring_enter calls of the shard).
 #include "bench_util.hpp"
 #include "core/shard.hpp"
+#include "core/uring_backend.hpp"
 
 #include <ringlet/ringlet.hpp>
 
@@ -56,7 +57,7 @@ public:
     }
 
 private:
-    static std::uint64_t enters_now() noexcept { return detail::shard::current()->io().stats().enters; }
+    static std::uint64_t enters_now() noexcept { return static_cast<detail::uring_backend&>(detail::shard::current()->io()).stats().enters; }
     static benchmark::Counter per_iteration(std::uint64_t count) {
         return benchmark::Counter(static_cast<double>(count), benchmark::Counter::kAvgIterations);
     }

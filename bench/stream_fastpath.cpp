@@ -24,7 +24,7 @@
 // done) instead of write_all, which first sends what fits at once.
 //
 // A measuring instrument for choosing the library's default, not an example.
-#include "core/ring.hpp"
+#include "core/uring_backend.hpp"
 #include "core/shard.hpp"
 #include "net/buffer_ring.hpp"
 
@@ -70,26 +70,25 @@ net::detail::buffer_ring& buffers() {
     if (!shard_buffers) {
         auto* shard = ringlet::detail::shard::current();
         auto ring = std::make_unique<net::detail::buffer_ring>();
-        if (int rc = ring->setup(shard->io().raw(), kBuffers, kBufferSize); rc != 0) {
+        if (int rc = ring->setup(ringlet::detail::as_uring(shard->io())->raw(), kBuffers, kBufferSize); rc != 0) {
             std::fprintf(stderr, "stream_fastpath: buffer ring: %s\n", std::strerror(-rc));
             std::exit(1);
         }
         shard_buffers = ring.release();
         shard->at_exit([] {
-            shard_buffers->release(ringlet::detail::shard::current()->io().raw());
+            shard_buffers->release(ringlet::detail::as_uring(ringlet::detail::shard::current()->io())->raw());
             delete std::exchange(shard_buffers, nullptr);
         });
     }
     return *shard_buffers;
 }
 
-/// recv with a buffer the kernel picks; ENOBUFS (every buffer out) retries
-/// into the caller's fallback buffer.
+/// recv with a buffer the kernel picks (or, with use_fallback, into the
+/// caller's fallback buffer: the retry after ENOBUFS, every buffer out).
 class select_recv final : public ringlet::detail::io_op {
 public:
-    select_recv(int fd_, std::span<std::byte> fallback_) noexcept : io_op(&prepare), fd(fd_), fallback(fallback_) {
-        set_retry(&retry_plain);
-    }
+    select_recv(int fd_, std::span<std::byte> fallback_, bool fallback_only) noexcept
+        : io_op(steps), fd(fd_), fallback(fallback_), use_fallback(fallback_only) {}
     struct piece {
         const std::byte* data;
         std::size_t size;
@@ -121,23 +120,18 @@ private:
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = buffers().group();
     }
-    static bool retry_plain(ringlet::detail::io_op& op, int res, std::uint32_t) noexcept {
-        auto& self = static_cast<select_recv&>(op);
-        if (res != -ENOBUFS || self.use_fallback) return false;
-        self.use_fallback = true;
-        self.resubmit();
-        return true;
-    }
+    static constexpr ringlet::detail::op_steps steps{&prepare, nullptr, nullptr};
     int fd;
     std::span<std::byte> fallback;
-    bool use_fallback = false;
+    bool use_fallback;
 };
 
 task<void> echo_select(tcp::stream conn) {
     auto& ring = buffers();
     std::vector<std::byte> fallback(16 * 1024);
     for (;;) {
-        auto got = co_await select_recv{conn.socket().fd(), fallback};
+        auto got = co_await select_recv{conn.socket().fd(), fallback, false};
+        if (!got && got.error() == std::errc::no_buffer_space) got = co_await select_recv{conn.socket().fd(), fallback, true};
         if (!got || got->size == 0) break;
         auto written = co_await echo_back(conn, std::span<const std::byte>{got->data, got->size});
         if (got->id >= 0) {

@@ -11,6 +11,8 @@
 // the fallback line happen once per process (a forked child probes afresh).
 #pragma once
 
+#include "core/backend.hpp"
+
 #include <ringlet/core/runtime.hpp>
 
 #include <cstdint>
@@ -19,9 +21,6 @@
 #include <string_view>
 
 namespace ringlet::detail {
-
-/// The backend a shard constructs.
-enum class backend_kind { io_uring, epoll };
 
 /// What the classifier knows about the process and the kernel when
 /// io_uring_setup failed: a snapshot, so the classifier is a pure function.

@@ -1,13 +1,16 @@
-// The prepare steps of the core operations (timers, raw fd I/O).
-#include "core/ring.hpp"
+// The steps of the core operations (timers, raw fd I/O).
+#include "core/uring_backend.hpp"
 
 #include <ringlet/core/io.hpp>
 
 namespace ringlet {
 namespace {
 
-void prepare_sleep(detail::io_op& op, io_uring_sqe* sqe) noexcept {
-    io_uring_prep_timeout(sqe, reinterpret_cast<__kernel_timespec*>(op.timespec_), 0, IORING_TIMEOUT_ABS);
+void prepare_timer(detail::io_op& op, io_uring_sqe* sqe) noexcept {
+    const auto& self = static_cast<detail::timer_op&>(op);
+    // steady_clock is CLOCK_MONOTONIC, the clock of io_uring's timeouts.
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(self.deadline().time_since_epoch()).count();
+    detail::uring_backend::prepare_timeout(op, sqe, ns, true, false);
 }
 
 void prepare_nop(detail::io_op&, io_uring_sqe* sqe) noexcept { io_uring_prep_nop(sqe); }
@@ -28,6 +31,18 @@ void prepare_poll(detail::io_op& op, io_uring_sqe* sqe) noexcept {
     io_uring_prep_poll_add(sqe, self.fd, self.events);
 }
 
+// Readiness backends: a timer waits for no descriptor and is never ready by
+// itself (its deadline completes it); a nop is done at once.
+detail::readiness no_descriptor(const detail::io_op&) noexcept { return {}; }
+int perform_timer(detail::io_op&) noexcept { return -EAGAIN; }
+int perform_nop(detail::io_op&) noexcept { return 0; }
+
+constexpr detail::op_steps timer_steps{&prepare_timer, &perform_timer, &no_descriptor};
+constexpr detail::op_steps nop_steps{&prepare_nop, &perform_nop, &no_descriptor};
+constexpr detail::op_steps read_steps{&prepare_read, nullptr, nullptr};
+constexpr detail::op_steps write_steps{&prepare_write, nullptr, nullptr};
+constexpr detail::op_steps poll_steps{&prepare_poll, nullptr, nullptr};
+
 template <class T>
 result<T> as(result<int> r) noexcept {
     if (!r) return unexpected{r.error()};
@@ -36,11 +51,13 @@ result<T> as(result<int> r) noexcept {
 
 }  // namespace
 
-sleep_op::sleep_op(clock::time_point until) noexcept : io_op(&prepare_sleep) {
-    const std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count();
-    timespec_[0] = ns / 1'000'000'000;
-    timespec_[1] = ns % 1'000'000'000;
-}
+namespace detail {
+
+timer_op::timer_op(clock::time_point deadline) noexcept : io_op(timer_steps), deadline_(deadline) {}
+
+}  // namespace detail
+
+sleep_op::sleep_op(clock::time_point until) noexcept : timer_op(until) {}
 
 result<void> sleep_op::await_resume() const noexcept {
     if (raw_result() == -ETIME) return {};  // the timer expired: that is success
@@ -53,18 +70,18 @@ sleep_op sleep_until(clock::time_point t) noexcept { return sleep_op{t}; }
 
 namespace io {
 
-nop_op::nop_op() noexcept : int_op(&prepare_nop) {}
+nop_op::nop_op() noexcept : int_op(nop_steps) {}
 
 read_op::read_op(int fd_, std::span<std::byte> buffer_, timeout limit) noexcept
-    : io_op(&prepare_read, limit), fd(fd_), buffer(buffer_) {}
+    : io_op(read_steps, limit), fd(fd_), buffer(buffer_) {}
 result<std::size_t> read_op::await_resume() const noexcept { return as<std::size_t>(outcome()); }
 
 write_op::write_op(int fd_, std::span<const std::byte> data_, timeout limit) noexcept
-    : io_op(&prepare_write, limit), fd(fd_), data(data_) {}
+    : io_op(write_steps, limit), fd(fd_), data(data_) {}
 result<std::size_t> write_op::await_resume() const noexcept { return as<std::size_t>(outcome()); }
 
 poll_op::poll_op(int fd_, unsigned events_, timeout limit) noexcept
-    : io_op(&prepare_poll, limit), fd(fd_), events(events_) {}
+    : io_op(poll_steps, limit), fd(fd_), events(events_) {}
 result<unsigned> poll_op::await_resume() const noexcept { return as<unsigned>(outcome()); }
 
 }  // namespace io

@@ -266,11 +266,6 @@ runtime::runtime(runtime_options options) : state_(std::make_unique<detail::runt
     }
     // Throws with the cause and the remedy when io_uring is asked for and denied.
     state_->backend = detail::choose_and_announce_backend(state_->options.backend).kind;
-    if (state_->backend == detail::backend_kind::epoll) {
-        throw std::runtime_error(
-            "ringlet: the epoll backend is not part of this build yet, and io_uring was not chosen: " +
-            detail::chosen_backend(state_->options.backend).reason);
-    }
 }
 
 runtime::~runtime() = default;
@@ -336,7 +331,7 @@ runtime::backend_report runtime::choose_backend(backend_choice requested) {
 }
 
 std::string runtime::describe_io_uring() {
-    detail::ring probe{{.sq_entries = 8, .cq_entries = 0}};
+    detail::uring_backend probe{{.sq_entries = 8, .cq_entries = 0}};
     return probe.describe();
 }
 

@@ -24,7 +24,7 @@
 #pragma once
 
 #include "core/backend_choice.hpp"
-#include "core/ring.hpp"
+#include "core/uring_backend.hpp"
 #include "core/shard.hpp"
 
 #include <ringlet/core/runtime.hpp>

@@ -1,11 +1,13 @@
 // Design notes
 // - One loop turn: resume the coroutines that were ready when the turn began,
-//   then one io_uring_enter that submits everything they queued and (if
-//   nothing else is ready) waits for a completion, then dispatch the CQEs.
-// - Waking a shard: a shard thread sends IORING_OP_MSG_RING straight into the
-//   target's CQ; any other thread (or a kernel without MSG_RING) writes the
-//   target's eventfd, which the target keeps a read armed on. wake_pending_
-//   collapses a burst of messages into one wake-up.
+//   then one backend poll (io_uring: one io_uring_enter) that submits
+//   everything they queued and (if nothing else is ready) waits for a
+//   completion, then dispatches the completions.
+// - Waking a shard: a shard thread asks its own backend to wake the target's
+//   (io_uring: IORING_OP_MSG_RING straight into the target's CQ); any other
+//   thread (or a backend without msg_ring) writes the target's eventfd, which
+//   the target keeps a read armed on. wake_pending_ collapses a burst of
+//   messages into one wake-up.
 // - Stopping: the runtime's flags (runtime_state.hpp) become this shard's
 //   drain source (plus a task that sleeps until the drain deadline and then
 //   asks for the hard stop) and root stop source, at the top of each loop
@@ -15,14 +17,18 @@
 //   everything at once and reverses it to keep arrival order).
 #include "core/shard.hpp"
 
+#include "core/epoll_backend.hpp"
 #include "core/runtime_state.hpp"
+#include "core/uring_backend.hpp"
 
 #include <ringlet/core/io.hpp>
 
+#include <poll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -75,6 +81,12 @@ detached_frame run_detached(shard& owner, task<void> body) {
     owner.task_finished();
 }
 
+/// The shard's backend: the kind the runtime chose (core/backend_choice.hpp).
+std::unique_ptr<backend> make_backend(backend_kind kind, const ring_config& config, timer_queue& timers) {
+    if (kind == backend_kind::epoll) return std::make_unique<epoll_backend>(timers);
+    return std::make_unique<uring_backend>(config);
+}
+
 }  // namespace
 
 void ready_queue::grow() {
@@ -85,8 +97,11 @@ void ready_queue::grow() {
     items_ = std::move(bigger);
 }
 
+const op_steps internal_read::steps{&internal_read::prepare_read, &internal_read::perform_read,
+                                    &internal_read::wait_readable};
+
 internal_read::internal_read(int fd, std::function<void(int res)> on_read)
-    : io_op(&prepare_read), fd_(fd), on_read_(std::move(on_read)) {
+    : io_op(steps), fd_(fd), on_read_(std::move(on_read)) {
     set_completion(&completed);
 }
 
@@ -96,12 +111,23 @@ void internal_read::arm() {
 }
 
 void internal_read::cancel() {
-    if (armed_) shard::current()->io().cancel(user_data_);
+    if (armed_) shard::current()->io().cancel(*this);
 }
 
 void internal_read::prepare_read(io_op& op, io_uring_sqe* sqe) noexcept {
     auto& self = static_cast<internal_read&>(op);
     io_uring_prep_read(sqe, self.fd_, self.value_, sizeof self.value_, 0);
+}
+
+int internal_read::perform_read(io_op& op) noexcept {
+    auto& self = static_cast<internal_read&>(op);
+    const ssize_t n = ::read(self.fd_, self.value_, sizeof self.value_);  // the fds are non-blocking
+    if (n >= 0) return static_cast<int>(n);
+    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+readiness internal_read::wait_readable(const io_op& op) noexcept {
+    return {static_cast<const internal_read&>(op).fd_, POLLIN};
 }
 
 void internal_read::completed(io_op& op, int res, std::uint32_t, bool more) noexcept {
@@ -115,13 +141,14 @@ void internal_read::completed(io_op& op, int res, std::uint32_t, bool more) noex
 shard::shard(runtime_state& rt, unsigned id, const ring_config& config)
     : rt_(rt),
       id_(id),
-      ring_(config),
-      ring_fd_(ring_.fd()),
+      backend_(make_backend(rt.backend, config, timers_)),
       event_fd_(rt.wake_fds.at(id)),
       wakeup_reader_(event_fd_, [this](int) {
           on_wakeup();
           if (!rt_.all_done.load(std::memory_order_acquire)) wakeup_reader_.arm();
-      }) {}
+      }) {
+    backend_->set_wake_handler(&shard::woken_by_message, this);
+}
 
 shard::~shard() {
     if (current_shard == this) current_shard = nullptr;
@@ -153,15 +180,11 @@ void shard::post(shard_message* message) noexcept {
 void shard::wake() noexcept {
     if (wake_pending_.exchange(true)) return;
     shard* sender = current_shard;
-    if (sender && sender != this && sender->ring_.supports(IORING_OP_MSG_RING)) {
-        io_uring_sqe* sqe = sender->ring_.get_sqe();
-        io_uring_prep_msg_ring(sqe, ring_fd_, 0, static_cast<std::uint64_t>(ring_tag::wake), 0);
-        io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(ring_tag::ignore));
-        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-        return;
-    }
+    if (sender && sender != this && sender->backend_->wake(*backend_)) return;
     rt_.wake(id_);
 }
+
+void shard::woken_by_message(void* self) noexcept { static_cast<shard*>(self)->on_wakeup(); }
 
 void shard::on_wakeup() {
     wake_pending_.store(false);
@@ -222,18 +245,13 @@ bool shard::poll_before_sleeping() {
     if (window.count() <= 0) return false;
     const auto deadline = last_message_ + window;
     if (clock::now() >= deadline) return false;
-    ring_.submit(false);
-    if (ring_.reap([this](ring_tag tag, int, std::uint32_t) {
-            if (tag == ring_tag::wake) on_wakeup();
-        }) > 0) {
-        return true;
-    }
+    if (backend_->poll(false) > 0) return true;
     for (unsigned spins = 1;; ++spins) {
         if (inbox_.load(std::memory_order_acquire) != nullptr) {
             drain_inbox();  // a wake-up may still be on its way; on_wakeup then finds the inbox empty
             return true;
         }
-        if (ring_.completions_pending() || rt_.stop_requested.load(std::memory_order_relaxed) ||
+        if (backend_->completions_pending() || rt_.stop_requested.load(std::memory_order_relaxed) ||
             (!drain_stop_.stop_requested() && rt_.drain_requested.load(std::memory_order_relaxed))) {
             return true;
         }
@@ -262,17 +280,13 @@ void shard::run() {
         });
         signal_reader->arm();
     }
-    const auto on_tag = [this](ring_tag tag, int, std::uint32_t) {
-        if (tag == ring_tag::wake) on_wakeup();
-    };
     while (!rt_.all_done.load(std::memory_order_acquire)) {
         apply_stop_requests();
         for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) ready_.pop().resume();
         check_finished();
         if (rt_.all_done.load(std::memory_order_acquire)) break;
         if (ready_.empty() && poll_before_sleeping()) continue;
-        ring_.submit(ready_.empty());
-        ring_.reap(on_tag);
+        backend_->poll(ready_.empty());
     }
     // Per-shard services end first, so whatever they still had in the kernel is drained below.
     while (!exit_hooks_.empty()) {
@@ -280,13 +294,10 @@ void shard::run() {
         exit_hooks_.pop_back();
         hook();
     }
-    // Let the internal reads end in the kernel before the ring and fds go away.
+    // Let the internal reads end in the kernel before the backend and fds go away.
     wakeup_reader_.cancel();
     if (signal_reader) signal_reader->cancel();
-    while (ring_.in_flight() > 0) {
-        ring_.submit(true);
-        ring_.reap(on_tag);
-    }
+    while (backend_->in_flight() > 0) backend_->poll(true);
 }
 
 // --- free functions behind the public shard API ------------------------------

@@ -1,10 +1,12 @@
-// A shard: one thread, one ring, one ready queue, one root stop source.
+// A shard: one thread, one backend (io_uring), one ready queue, one root stop source.
 //
 // Thread safety: everything here is touched only by the shard's own thread,
-// except post() (any thread) and ring_fd() (read by other shards for MSG_RING).
+// except post() (any thread), which may reach the backend's wake(target) on
+// the sending shard's thread.
 #pragma once
 
-#include "core/ring.hpp"
+#include "core/backend.hpp"
+#include "core/timer_queue.hpp"
 
 #include <ringlet/core/io_op.hpp>
 #include <ringlet/core/shard.hpp>
@@ -15,11 +17,13 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace ringlet::detail {
 
 class runtime_state;
+struct ring_config;
 
 /// FIFO of coroutines ready to resume; a growable power-of-two ring buffer.
 class ready_queue {
@@ -40,7 +44,7 @@ private:
     std::size_t tail_ = 0;
 };
 
-/// Reads a descriptor (eventfd or signalfd) through the ring, re-arming itself.
+/// Reads a descriptor (eventfd or signalfd) through the backend; the owner re-arms it.
 class internal_read final : public io_op {
 public:
     internal_read(int fd, std::function<void(int res)> on_read);
@@ -51,7 +55,10 @@ public:
     [[nodiscard]] const void* data() const noexcept { return value_; }
 
 private:
+    static const op_steps steps;
     static void prepare_read(io_op& op, io_uring_sqe* sqe) noexcept;
+    static int perform_read(io_op& op) noexcept;
+    static readiness wait_readable(const io_op& op) noexcept;
     static void completed(io_op& op, int res, std::uint32_t flags, bool more) noexcept;
     int fd_;
     std::uint64_t value_[16] = {};  // big enough for a signalfd_siginfo
@@ -70,9 +77,11 @@ public:
     [[nodiscard]] static shard* current() noexcept;
 
     [[nodiscard]] unsigned id() const noexcept { return id_; }
-    [[nodiscard]] ring& io() noexcept { return ring_; }
+    /// The backend every operation of this shard goes through.
+    [[nodiscard]] backend& io() noexcept { return *backend_; }
+    /// The shard's deadlines (ops' time limits, timers), earliest first; the backend expires them.
+    [[nodiscard]] timer_queue& timers() noexcept { return timers_; }
     [[nodiscard]] runtime_state& runtime() noexcept { return rt_; }
-    [[nodiscard]] int ring_fd() const noexcept { return ring_fd_; }
     [[nodiscard]] stop_token root_token() const noexcept { return root_stop_.get_token(); }
     /// Requested when a graceful stop begins, and at the latest with the root token.
     [[nodiscard]] stop_token drain_token() const noexcept { return drain_stop_.get_token(); }
@@ -93,7 +102,7 @@ public:
     /// Runs the loop until the runtime has finished everywhere. Shard thread only.
     void run();
     /// Registers `fn` to run on this shard's thread once its loop has ended
-    /// (every task finished), newest first, before the ring is drained: how
+    /// (every task finished), newest first, before the backend is drained: how
     /// per-shard services that other layers create lazily (the DNS channel)
     /// release what they hold. Shard thread only.
     void at_exit(std::function<void()> fn) { exit_hooks_.push_back(std::move(fn)); }
@@ -102,6 +111,7 @@ public:
 
 private:
     void drain_inbox();
+    static void woken_by_message(void* self) noexcept;
     void on_wakeup();
     void wake() noexcept;
     void check_finished() noexcept;
@@ -113,8 +123,8 @@ private:
 
     runtime_state& rt_;
     const unsigned id_;
-    ring ring_;
-    const int ring_fd_;
+    timer_queue timers_;  // before backend_: the backend holds entries in it until it is destroyed
+    std::unique_ptr<backend> backend_;
     ready_queue ready_;
     stop_source root_stop_;
     stop_source drain_stop_;

@@ -4,7 +4,7 @@
 // Each ring gets the next free group id of its io_uring. Private to src/net.
 #pragma once
 
-#include "core/ring.hpp"
+#include "core/uring_backend.hpp"
 
 #include <cstddef>
 #include <cstdint>

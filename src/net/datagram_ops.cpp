@@ -4,7 +4,8 @@
 // the prepare step, once the object sits at its final address in the
 // awaiting frame. The kernel writes msg_flags (MSG_TRUNC) and msg_namelen
 // back into it, which is how truncation and the sender are reported.
-#include "core/ring.hpp"
+#include "core/backend.hpp"
+#include "core/uring_backend.hpp"
 
 #include <ringlet/net/datagram_ops.hpp>
 #include <ringlet/net/socket.hpp>
@@ -25,6 +26,8 @@ void prepare_recvmsg(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
     io_uring_prep_recvmsg(sqe, self.fd(), &self.message, 0);
 }
 
+constexpr ringlet::detail::op_steps recvmsg_steps{&prepare_recvmsg, nullptr, nullptr};
+
 void prepare_send_to(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
     auto& self = static_cast<send_to_op&>(op);
     // sendmsg(2) only reads through these pointers; the kernel API is not const.
@@ -37,12 +40,14 @@ void prepare_send_to(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
     io_uring_prep_sendmsg(sqe, self.fd(), &self.message, MSG_NOSIGNAL);
 }
 
+constexpr ringlet::detail::op_steps send_to_steps{&prepare_send_to, nullptr, nullptr};
+
 }  // namespace
 
 namespace detail {
 
 recvmsg_base::recvmsg_base(socket& owner, std::span<std::byte> buffer_, bool want_sender_, timeout limit) noexcept
-    : socket_op(&prepare_recvmsg, owner, limit), buffer(buffer_), want_sender(want_sender_) {}
+    : socket_op(recvmsg_steps, owner, limit), buffer(buffer_), want_sender(want_sender_) {}
 
 }  // namespace detail
 
@@ -69,7 +74,7 @@ result<received_from> recv_from_op::await_resume() noexcept {
 }
 
 send_to_op::send_to_op(socket& owner, const address& to_, std::span<const std::byte> data_, timeout limit) noexcept
-    : socket_op(&prepare_send_to, owner, limit), to(to_), data(data_) {}
+    : socket_op(send_to_steps, owner, limit), to(to_), data(data_) {}
 
 result<std::size_t> send_to_op::await_resume() noexcept {
     auto r = finish();

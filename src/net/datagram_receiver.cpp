@@ -62,6 +62,8 @@ void prepare_receive(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
     io_uring_prep_recvmsg(sqe, r.fd, &r.header, 0);
 }
 
+constexpr ringlet::detail::op_steps receive_steps{&prepare_receive, nullptr, nullptr};
+
 void receive_done(ringlet::detail::io_op& op, int res, std::uint32_t flags, bool more) noexcept {
     static_cast<recvmsg_multishot&>(op).owner->on_completion(res, flags, more);
 }
@@ -80,7 +82,7 @@ address sender_address(const sockaddr* name, socklen_t length) noexcept {
 
 // --- datagram_receiver ----------------------------------------------------------
 
-recvmsg_multishot::recvmsg_multishot(datagram_receiver& r) noexcept : io_op(&prepare_receive), owner(&r) {
+recvmsg_multishot::recvmsg_multishot(datagram_receiver& r) noexcept : io_op(receive_steps), owner(&r) {
     set_completion(&receive_done);
 }
 
@@ -106,7 +108,7 @@ std::error_code datagram_receiver::ensure_armed() noexcept {
         if (options.multishot) {
             // Exactly the header, the name and max_datagram_size: a longer payload is truncated.
             const auto size = static_cast<unsigned>(sizeof(io_uring_recvmsg_out) + name_size + options.max_datagram_size);
-            if (buffers.setup(here->io().raw(), options.buffers, size) == 0) how = mode::multishot;
+            if (buffers.setup(ringlet::detail::as_uring(here->io())->raw(), options.buffers, size) == 0) how = mode::multishot;
         }
         header = {};
         header.msg_namelen = name_size;
@@ -129,7 +131,7 @@ std::error_code datagram_receiver::ensure_armed() noexcept {
 void datagram_receiver::cancel() noexcept {
     if (!armed || cancel_sent) return;
     cancel_sent = true;
-    home->io().cancel(op.user_data_);
+    home->io().cancel(op);
 }
 
 void datagram_receiver::push(int res, std::uint32_t flags) noexcept {
@@ -233,7 +235,7 @@ result<std::span<const datagram>> datagram_receiver::collect() noexcept {
 
 void datagram_receiver::release() noexcept {
     ringlet::detail::shard* here = current_shard();
-    buffers.release(here && here == home ? here->io().raw() : nullptr);
+    buffers.release(here && here == home ? ringlet::detail::as_uring(here->io())->raw() : nullptr);
 }
 
 void abandon(datagram_receiver* r) noexcept {

@@ -50,7 +50,8 @@
 //   frame pool), so a steady stream of batches allocates nothing. A second
 //   send_batch() running at the same time on the same socket gets temporary
 //   storage.
-#include "core/ring.hpp"
+#include "core/backend.hpp"
+#include "core/uring_backend.hpp"
 #include "core/shard.hpp"
 
 #include <ringlet/net/datagram.hpp>
@@ -72,7 +73,7 @@ struct slot_batch;
 
 class send_slot final : public detail::socket_op {
 public:
-    send_slot(socket& owner, timeout limit) noexcept : socket_op(&prepare, owner, limit) { set_completion(&completed); }
+    send_slot(socket& owner, timeout limit) noexcept : socket_op(steps, owner, limit) { set_completion(&completed); }
 
     void load(const outgoing_datagram& d, slot_batch* owner_batch) noexcept {
         data = d.data;
@@ -90,6 +91,7 @@ public:
     int res = 0;
 
 private:
+    static const ringlet::detail::op_steps steps;
     static void prepare(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept;
     static void completed(ringlet::detail::io_op& op, int res, std::uint32_t flags, bool more) noexcept;
 };
@@ -111,6 +113,8 @@ void send_slot::prepare(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept 
     self.message.msg_iovlen = 1;
     io_uring_prep_sendmsg(sqe, self.fd(), &self.message, MSG_NOSIGNAL);
 }
+
+const ringlet::detail::op_steps send_slot::steps{&send_slot::prepare, nullptr, nullptr};
 
 void send_slot::completed(ringlet::detail::io_op& op, int res, std::uint32_t, bool more) noexcept {
     if (more) return;

@@ -18,7 +18,7 @@
 //   re-arms.
 #include "net/ops/accept.hpp"
 
-#include "core/ring.hpp"
+#include "core/uring_backend.hpp"
 #include "core/shard.hpp"
 
 #include <ringlet/net/listener.hpp>
@@ -35,7 +35,7 @@ namespace ringlet::net {
 namespace detail {
 namespace {
 
-ringlet::detail::ring& home_ring() noexcept { return ringlet::detail::shard::current()->io(); }
+ringlet::detail::backend& home_ring() noexcept { return ringlet::detail::shard::current()->io(); }
 
 void schedule(std::coroutine_handle<> h) noexcept { ringlet::detail::shard::current()->schedule(h); }
 
@@ -43,9 +43,10 @@ void schedule(std::coroutine_handle<> h) noexcept { ringlet::detail::shard::curr
 
 class multishot_accept final : public ringlet::detail::io_op {
 public:
-    explicit multishot_accept(listener_state& owner) noexcept : io_op(&prepare), state(&owner) {
+    explicit multishot_accept(listener_state& owner) noexcept : io_op(steps), state(&owner) {
         set_completion(&completed);
     }
+    static const ringlet::detail::op_steps steps;
     static void prepare(io_op& op, io_uring_sqe* sqe) noexcept;
     static void completed(io_op& op, int res, std::uint32_t flags, bool more) noexcept;
     listener_state* state;
@@ -84,7 +85,7 @@ struct listener_state {
     void cancel_multishot() noexcept {
         if (!armed || cancel_sent) return;
         cancel_sent = true;
-        home_ring().cancel(accepter.user_data_);
+        home_ring().cancel(accepter);
     }
     void unlink_path_if_ours() noexcept {
         struct stat now {};
@@ -123,6 +124,8 @@ void multishot_accept::prepare(io_op& op, io_uring_sqe* sqe) noexcept {
     listener_state& s = *static_cast<multishot_accept&>(op).state;
     prepare_listener_accept(sqe, s.sock.fd(), s.multishot);
 }
+
+const ringlet::detail::op_steps multishot_accept::steps{&multishot_accept::prepare, nullptr, nullptr};
 
 void multishot_accept::completed(io_op& op, int res, std::uint32_t, bool more) noexcept {
     static_cast<multishot_accept&>(op).state->on_completion(res, more);
@@ -182,17 +185,13 @@ void listener_state::on_completion(int res, bool more) noexcept {
 
 namespace {
 
-void prepare_timer(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
-    io_uring_prep_timeout(sqe, reinterpret_cast<__kernel_timespec*>(op.timespec_), 0, IORING_TIMEOUT_ABS);
-}
-
 void timer_done(ringlet::detail::io_op& op, int, std::uint32_t, bool more) noexcept {
     if (!more) static_cast<accept_timer&>(op).owner->on_timer();
 }
 
 }  // namespace
 
-accept_timer::accept_timer(accept_wait& waiter) noexcept : io_op(&prepare_timer), owner(&waiter) {
+accept_timer::accept_timer(accept_wait& waiter) noexcept : owner(&waiter) {
     set_completion(&timer_done);
 }
 
@@ -229,9 +228,7 @@ bool accept_wait::suspend(std::coroutine_handle<> waiter, const stop_token& toke
     state_->push_waiter(this);
     register_with(token);
     if (limit_.is_set()) {
-        const std::int64_t ns = limit_.deadline().time_since_epoch().count();
-        timer_.timespec_[0] = ns / 1'000'000'000;
-        timer_.timespec_[1] = ns % 1'000'000'000;
+        timer_.set_deadline(limit_.deadline());
         timer_armed_ = timer_.start(std::noop_coroutine(), {});
     }
     state_->ensure_armed();
@@ -243,7 +240,7 @@ void accept_wait::deliver(result<int> outcome) noexcept {
     deregister();
     if (timer_armed_ && !timer_cancelled_) {
         timer_cancelled_ = true;
-        home_ring().cancel(timer_.user_data_);
+        home_ring().cancel(timer_);
     }
     resume_if_done();
 }
@@ -266,7 +263,7 @@ void accept_wait::on_stop(stop_callback_base* self) noexcept {
     }
     if (w->timer_armed_ && !w->timer_cancelled_) {
         w->timer_cancelled_ = true;
-        home_ring().cancel(w->timer_.user_data_);
+        home_ring().cancel(w->timer_);
     }
     w->resume_if_done();
 }

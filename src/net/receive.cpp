@@ -83,7 +83,7 @@ receive_pool* receive_pool::current() noexcept {
     if (shard_pool) return shard_pool;
     auto* shard = current_shard();
     if (!shard) return nullptr;
-    auto* pool = new (std::nothrow) receive_pool(shard->io().raw());
+    auto* pool = new (std::nothrow) receive_pool(ringlet::detail::as_uring(shard->io())->raw());
     if (!pool) return nullptr;
     try {
         shard->at_exit([] { delete std::exchange(shard_pool, nullptr); });
@@ -136,6 +136,8 @@ void prepare_stream_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept
     }
 }
 
+constexpr ringlet::detail::op_steps stream_recv_steps{&prepare_stream_recv, nullptr, nullptr};
+
 namespace {
 
 void stream_recv_done(ringlet::detail::io_op& op, int res, std::uint32_t flags, bool more) noexcept {
@@ -144,7 +146,7 @@ void stream_recv_done(ringlet::detail::io_op& op, int res, std::uint32_t flags, 
 
 }  // namespace
 
-stream_recv::stream_recv(stream_receiver& r) noexcept : io_op(&prepare_stream_recv), owner(&r) {
+stream_recv::stream_recv(stream_receiver& r) noexcept : io_op(stream_recv_steps), owner(&r) {
     set_completion(&stream_recv_done);
 }
 
@@ -328,7 +330,7 @@ void stream_receiver::keep_receiving() noexcept {
 void stream_receiver::cancel() noexcept {
     if (!armed_ || cancel_sent_ || current_shard() != home_) return;
     cancel_sent_ = true;
-    home_->io().cancel(op_.user_data_);
+    home_->io().cancel(op_);
 }
 
 void stream_receiver::begin_close() noexcept {

@@ -11,7 +11,7 @@
 // Thread safety: touched only by the shard of its first receive().
 #pragma once
 
-#include "core/ring.hpp"
+#include "core/uring_backend.hpp"
 #include "core/shard.hpp"
 #include "net/buffer_ring.hpp"
 

@@ -1,5 +1,4 @@
 // detail::timed_wait (see include/ringlet/net/timed_wait.hpp).
-#include "core/ring.hpp"
 #include "core/shard.hpp"
 
 #include <ringlet/net/timed_wait.hpp>
@@ -9,17 +8,13 @@
 namespace ringlet::net::detail {
 namespace {
 
-void prepare_timer(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
-    io_uring_prep_timeout(sqe, reinterpret_cast<__kernel_timespec*>(op.timespec_), 0, IORING_TIMEOUT_ABS);
-}
-
 void timer_done(ringlet::detail::io_op& op, int, std::uint32_t, bool more) noexcept {
     if (!more) static_cast<timed_wait::timer&>(op).owner->on_timer();
 }
 
 }  // namespace
 
-timed_wait::timer::timer(timed_wait& w) noexcept : io_op(&prepare_timer), owner(&w) { set_completion(&timer_done); }
+timed_wait::timer::timer(timed_wait& w) noexcept : owner(&w) { set_completion(&timer_done); }
 
 timed_wait::timed_wait(detach_fn detach, std::error_code refused, timeout limit) noexcept
     : stop_callback_base(&on_stop), error_(refused), limit_(limit), detach_(detach), timer_(*this) {}
@@ -43,9 +38,7 @@ void timed_wait::begin_wait(std::coroutine_handle<> waiter, const stop_token& to
     waiting_ = true;
     register_with(token);
     if (!limit_.is_set()) return;
-    const std::int64_t ns = limit_.deadline().time_since_epoch().count();  // steady_clock = CLOCK_MONOTONIC
-    timer_.timespec_[0] = ns / 1'000'000'000;
-    timer_.timespec_[1] = ns % 1'000'000'000;
+    timer_.set_deadline(limit_.deadline());
     timer_armed_ = timer_.start(std::noop_coroutine(), {});
 }
 
@@ -60,7 +53,7 @@ void timed_wait::end(std::error_code error) noexcept {
 void timed_wait::cancel_timer() noexcept {
     if (!timer_armed_ || timer_cancelled_) return;
     timer_cancelled_ = true;
-    ringlet::detail::shard::current()->io().cancel(timer_.user_data_);
+    ringlet::detail::shard::current()->io().cancel(timer_);
 }
 
 void timed_wait::wake(std::error_code error) noexcept {

@@ -1,6 +1,6 @@
 // The ring underneath: backpressure, overflow, stale completions, and what
 // happens when io_uring is not available at all.
-#include "core/ring.hpp"
+#include "core/uring_backend.hpp"
 #include "core/shard.hpp"
 #include "test_support.hpp"
 
@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-detail::ring& this_ring() { return detail::shard::current()->io(); }
+detail::uring_backend& this_ring() { return static_cast<detail::uring_backend&>(detail::shard::current()->io()); }
 
 /// Runs `fn` in a forked child whose seccomp filter makes io_uring_setup fail
 /// with `err`; returns what the child wrote to its pipe.
@@ -70,7 +70,7 @@ TEST(Ring, UsesTheBestSetupFlagsTheKernelTakes) {
         // Build machines run 6.x kernels: DEFER_TASKRUN must have been accepted there.
         EXPECT_TRUE(flags & IORING_SETUP_SINGLE_ISSUER);
         EXPECT_TRUE(flags & IORING_SETUP_DEFER_TASKRUN);
-        EXPECT_TRUE(this_ring().supports(IORING_OP_ASYNC_CANCEL));
+        EXPECT_TRUE(this_ring().supports_opcode(IORING_OP_ASYNC_CANCEL));
         EXPECT_NE(this_shard::describe_ring().find("DEFER_TASKRUN"), std::string::npos);
         co_return;
     });
@@ -138,11 +138,11 @@ TEST(Ring, TinyRingSurvivesABurstOfTimers) {
 TEST(Ring, StaleCompletionNeverResumesTheNewWaiter) {
     runtime rt{test::quiet_runtime()};
     rt.run([]() -> task<void> {
-        detail::ring& ring = this_ring();
+        detail::uring_backend& ring = this_ring();
         // Finish one operation, remembering the user_data it had.
         auto first = io::nop();
         (void)co_await first;
-        const std::uint64_t stale = first.user_data_;
+        const std::uint64_t stale = detail::uring_backend::user_data_of(first);
         const auto stale_before = ring.stats().stale_completions;
         const std::size_t idle_in_flight = ring.in_flight();  // the shard's own wake-up read
 

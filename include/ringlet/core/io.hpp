@@ -1,4 +1,5 @@
-// Timers and raw file-descriptor operations, each one io_uring submission.
+// Timers and raw file-descriptor operations, each one backend operation
+// (one io_uring submission on the io_uring backend).
 //
 // These are the primitives the socket layers build on, and useful on their own
 // for pipes, eventfds and files. All must be awaited on a shard thread; each
@@ -15,7 +16,7 @@ namespace ringlet {
 /// Awaitable sleep. Yields success when the time has passed,
 /// errc::operation_canceled when the task was stopped first.
 /// @see io_uring_prep_timeout(3), IORING_OP_TIMEOUT
-class [[nodiscard]] sleep_op final : public detail::io_op {
+class [[nodiscard]] sleep_op final : public detail::timer_op {
 public:
     explicit sleep_op(clock::time_point until) noexcept;
     result<void> await_resume() const noexcept;

@@ -1,16 +1,21 @@
-// The awaitable operation base: one io_uring submission awaited by one coroutine.
+// The awaitable operation base: one kernel operation awaited by one coroutine.
 //
-// Every ringlet I/O awaitable derives from detail::io_op. Its prepare function
-// (defined in src/, where liburing is visible) fills the SQE; the ring tracks
-// the operation by a slot index plus generation in user_data, so a stale
-// completion can never resume the wrong waiter. The operation object lives in
-// the awaiting coroutine's frame, so it — and the buffer it points at — stays
-// alive until the kernel's final completion, even after cancellation.
+// Every ringlet I/O awaitable derives from detail::io_op. Its steps (an
+// op_steps constant defined in src/core, one file per family of operations)
+// say how to run it on each kind of backend: fill an io_uring SQE, or try it
+// without blocking and name the readiness to wait for. The shard's backend
+// (src/core/backend.hpp) runs it and keeps its own bookkeeping for it in the
+// op's opaque backend words (io_uring: the routing tag — slot plus generation,
+// so a stale completion can never resume the wrong waiter — and a linked
+// timeout's timespec). The operation object lives in the awaiting
+// coroutine's frame, so it — and the buffer it points at — stays alive until
+// the backend's final completion, even after cancellation.
 //
 // Cancellation: while suspended, the op is registered on the task's stop
-// token; a stop submits IORING_OP_ASYNC_CANCEL for it and the waiter resumes
-// only when the kernel's final completion arrives (which may still carry a
-// real result if it won the race). A timeout is a linked IORING_OP_LINK_TIMEOUT.
+// token; a stop asks the backend to cancel it and the waiter resumes only
+// when the final completion arrives (which may still carry a real result if
+// it won the race). A timeout is a deadline the backend attaches to the op
+// (io_uring: a linked timeout) that cancels it.
 #pragma once
 
 #include <ringlet/core/result.hpp>
@@ -21,22 +26,19 @@
 #include <coroutine>
 #include <cstdint>
 
-struct io_uring_sqe;
-
 namespace ringlet::detail {
+
+struct op_steps;  // src/core/backend.hpp
+class backend;
 
 class io_op : public stop_callback_base {
 public:
-    using prepare_fn = void (*)(io_op& op, io_uring_sqe* sqe) noexcept;
-    /// Multishot ops handle every CQE themselves; `more` is false on the final one.
+    /// Multishot ops handle every completion themselves; `more` is false on the final one.
     using completion_fn = void (*)(io_op& op, int res, std::uint32_t flags, bool more) noexcept;
-    /// Sees a single-shot op's final CQE before its waiter resumes; returns
-    /// true when it called resubmit() instead (e.g. a recv that found the
-    /// provided-buffer ring empty retries into its own buffer).
-    using retry_fn = bool (*)(io_op& op, int res, std::uint32_t flags) noexcept;
 
-    explicit io_op(prepare_fn prepare_step, ringlet::timeout limit = {}) noexcept
-        : stop_callback_base(&on_stop), prepare_(prepare_step), timeout_(limit) {}
+    /// `steps` must have static storage duration (one constant per kind of op).
+    explicit io_op(const op_steps& steps, ringlet::timeout limit = {}) noexcept
+        : stop_callback_base(&on_stop), steps_(&steps), timeout_(limit) {}
     io_op(const io_op&) = delete;
     io_op& operator=(const io_op&) = delete;
 
@@ -65,28 +67,19 @@ public:
     [[nodiscard]] std::uint32_t cqe_flags() const noexcept { return cqe_flags_; }
     [[nodiscard]] const ringlet::timeout& time_limit() const noexcept { return timeout_; }
 
-    // --- used by the ring (src/core) ---------------------------------------
-    void on_cqe(int res, std::uint32_t flags, bool more) noexcept;
-    void prepare(io_uring_sqe* sqe) noexcept { prepare_(*this, sqe); }
-    /// Submits the op again for the same waiter, still registered for stop
-    /// (from a retry_fn only). A timeout is linked again: a relative one restarts.
-    void resubmit() noexcept;
-    /// Storage for the linked timeout's __kernel_timespec (read at submit time).
-    std::int64_t timespec_[2] = {0, 0};
-    std::uint64_t user_data_ = 0;
-
 protected:
     void set_completion(completion_fn fn) noexcept { completion_ = fn; }
-    void set_retry(retry_fn fn) noexcept { retry_ = fn; }
     std::coroutine_handle<> waiter_;
 
 private:
+    friend class backend;  // submits it, completes it, keeps its words
     static void on_stop(stop_callback_base* self) noexcept;
-    void submit() noexcept;
+    void on_cqe(int res, std::uint32_t flags, bool more) noexcept;
 
-    prepare_fn prepare_;
+    const op_steps* steps_;
     completion_fn completion_ = nullptr;
-    retry_fn retry_ = nullptr;
+    /// The backend's bookkeeping while the op is in flight; opaque here.
+    std::uint64_t backend_words_[4] = {};
     ringlet::timeout timeout_;
     std::int32_t res_ = 0;
     std::uint32_t cqe_flags_ = 0;
@@ -99,6 +92,19 @@ class int_op : public io_op {
 public:
     using io_op::io_op;
     result<int> await_resume() const noexcept { return outcome(); }
+};
+
+/// A timer on the monotonic clock: completes with -ETIME when `deadline`
+/// passes, -ECANCELED when cancelled first. The one timer operation that
+/// sleep_op and the waits with a deadline (timed_wait, accept) arm.
+class timer_op : public io_op {
+public:
+    explicit timer_op(clock::time_point deadline = {}) noexcept;
+    void set_deadline(clock::time_point t) noexcept { deadline_ = t; }
+    [[nodiscard]] clock::time_point deadline() const noexcept { return deadline_; }
+
+private:
+    clock::time_point deadline_;
 };
 
 }  // namespace ringlet::detail

@@ -47,8 +47,8 @@ namespace detail {
 struct listener_state;
 class accept_wait;
 
-/// The timer of one accept() with a timeout (IORING_OP_TIMEOUT).
-class accept_timer final : public ringlet::detail::io_op {
+/// The timer of one accept() with a timeout.
+class accept_timer final : public ringlet::detail::timer_op {
 public:
     explicit accept_timer(accept_wait& owner) noexcept;
     accept_wait* owner;

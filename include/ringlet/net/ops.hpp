@@ -46,8 +46,8 @@ namespace detail {
 class socket_op : public ringlet::detail::io_op {
 public:
     /// A non-empty `refused` fails the operation with it, submitting nothing.
-    socket_op(prepare_fn prepare_step, socket& owner, timeout limit, std::error_code refused = {}) noexcept
-        : io_op(prepare_step, limit), owner_(&owner), refused_(refused) {}
+    socket_op(const ringlet::detail::op_steps& steps, socket& owner, timeout limit, std::error_code refused = {}) noexcept
+        : io_op(steps, limit), owner_(&owner), refused_(refused) {}
 
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> waiter) noexcept {

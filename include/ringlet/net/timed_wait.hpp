@@ -35,7 +35,7 @@ public:
     void on_timer() noexcept;
     [[nodiscard]] bool waiting() const noexcept { return waiting_; }
 
-    class timer final : public ringlet::detail::io_op {
+    class timer final : public ringlet::detail::timer_op {
     public:
         explicit timer(timed_wait& owner) noexcept;
         timed_wait* owner;

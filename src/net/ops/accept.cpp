@@ -2,7 +2,8 @@
 // submission) and the listener's multishot accept (state in net/listener.cpp).
 #include "net/ops/accept.hpp"
 
-#include "core/ring.hpp"
+#include "core/backend.hpp"
+#include "core/uring_backend.hpp"
 
 #include <ringlet/net/socket.hpp>
 
@@ -13,6 +14,8 @@ void prepare_accept(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
     auto& self = static_cast<accept_op&>(op);
     io_uring_prep_accept(sqe, self.fd(), nullptr, nullptr, SOCK_CLOEXEC);
 }
+
+constexpr ringlet::detail::op_steps accept_steps{&prepare_accept, nullptr, nullptr};
 
 }  // namespace
 
@@ -25,7 +28,7 @@ void prepare_listener_accept(io_uring_sqe* sqe, int fd, bool multishot) noexcept
 
 }  // namespace detail
 
-accept_op::accept_op(socket& owner, timeout limit) noexcept : socket_op(&prepare_accept, owner, limit) {}
+accept_op::accept_op(socket& owner, timeout limit) noexcept : socket_op(accept_steps, owner, limit) {}
 
 result<socket> accept_op::await_resume() noexcept {
     auto r = finish();

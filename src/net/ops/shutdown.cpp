@@ -1,5 +1,6 @@
 // Prepare step of shutdown_op (IORING_OP_SHUTDOWN).
-#include "core/ring.hpp"
+#include "core/backend.hpp"
+#include "core/uring_backend.hpp"
 
 #include <ringlet/net/socket.hpp>
 
@@ -11,9 +12,11 @@ void prepare_shutdown(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
     io_uring_prep_shutdown(sqe, self.fd(), self.how);
 }
 
+constexpr ringlet::detail::op_steps shutdown_steps{&prepare_shutdown, nullptr, nullptr};
+
 }  // namespace
 
-shutdown_op::shutdown_op(socket& owner, int how_) noexcept : socket_op(&prepare_shutdown, owner, {}), how(how_) {}
+shutdown_op::shutdown_op(socket& owner, int how_) noexcept : socket_op(shutdown_steps, owner, {}), how(how_) {}
 
 result<void> shutdown_op::await_resume() noexcept {
     if (auto r = finish(); !r) return unexpected{r.error()};

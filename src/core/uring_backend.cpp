@@ -1,3 +1,5 @@
+// The io_uring backend (see uring_backend.hpp and core/backend.hpp).
+//
 // Design notes
 // - Setup tries SINGLE_ISSUER|DEFER_TASKRUN (6.1+: completions are processed
 //   only when this thread enters the kernel, no IPIs), then COOP_TASKRUN
@@ -8,9 +10,14 @@
 // - user_data = generation << 32 | slot. A slot's generation changes every
 //   time it is reused, so a completion for an operation that has already
 //   finished (e.g. a late multishot CQE) can never resume a newer waiter.
+// - An op with a time limit is submitted as a linked pair (the op with
+//   IOSQE_IO_LINK, then IORING_OP_LINK_TIMEOUT), reserved together so one
+//   io_uring_enter carries both. Every timeout SQE — linked, or a timer op's
+//   IORING_OP_TIMEOUT — is filled by prepare_timeout(), its timespec kept in
+//   the op's backend words (word 0 is the op's user_data).
 // - When io_uring itself is unavailable, construction throws a message that
 //   names the cause and the remedy (core/backend_choice.cpp tells them apart).
-#include "core/ring.hpp"
+#include "core/uring_backend.hpp"
 
 #include "core/backend_choice.hpp"
 
@@ -66,7 +73,7 @@ constexpr named_opcode opcode_names[] = {
 
 }  // namespace
 
-ring::ring(const ring_config& config) : owner_(std::this_thread::get_id()) {
+uring_backend::uring_backend(const ring_config& config) : owner_(std::this_thread::get_id()) {
     constexpr unsigned common = IORING_SETUP_SUBMIT_ALL;
     const unsigned attempts[] = {
         // TASKRUN_FLAG lets an idle-polling shard see deferred completions without entering.
@@ -96,11 +103,11 @@ ring::ring(const ring_config& config) : owner_(std::this_thread::get_id()) {
     slots_.reserve(config.sq_entries);
 }
 
-ring::~ring() { io_uring_queue_exit(&ring_); }
+uring_backend::~uring_backend() { io_uring_queue_exit(&ring_); }
 
-void ring::assert_owner() const noexcept { assert(owner_ == std::this_thread::get_id()); }
+void uring_backend::assert_owner() const noexcept { assert(owner_ == std::this_thread::get_id()); }
 
-io_uring_sqe* ring::get_sqe() {
+io_uring_sqe* uring_backend::get_sqe() {
     assert_owner();
     for (;;) {
         if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
@@ -114,14 +121,14 @@ io_uring_sqe* ring::get_sqe() {
     }
 }
 
-void ring::reserve(unsigned count) {
+void uring_backend::reserve(unsigned count) {
     if (io_uring_sq_space_left(&ring_) >= count) return;
     ++stats_.sq_full_submits;
     io_uring_submit(&ring_);
     while (io_uring_sq_space_left(&ring_) < count) io_uring_get_events(&ring_);
 }
 
-std::uint64_t ring::track(io_op* op) {
+std::uint64_t uring_backend::track(io_op* op) {
     assert_owner();
     std::uint32_t index = free_head_;
     if (index == UINT32_MAX) {
@@ -137,13 +144,106 @@ std::uint64_t ring::track(io_op* op) {
     return (std::uint64_t{s.generation} << 32) | (index + slot_base);
 }
 
-void ring::cancel(std::uint64_t user_data) {
+void uring_backend::prepare_timeout(io_op& owner, io_uring_sqe* sqe, std::int64_t ns, bool absolute,
+                                    bool linked) noexcept {
+    std::uint64_t* words = words_of(owner);
+    auto* ts = reinterpret_cast<__kernel_timespec*>(words + 1);
+    static_assert(sizeof(__kernel_timespec) == 2 * sizeof(std::uint64_t));
+    ts->tv_sec = ns / 1'000'000'000;
+    ts->tv_nsec = ns % 1'000'000'000;
+    const unsigned flags = absolute ? IORING_TIMEOUT_ABS : 0;
+    if (linked) io_uring_prep_link_timeout(sqe, ts, flags);
+    else io_uring_prep_timeout(sqe, ts, 0, flags);
+}
+
+void uring_backend::submit(io_op& op) {
+    const timeout& limit = op.time_limit();
+    const bool linked = limit.is_set();
+    if (linked) reserve(2);
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_cancel64(sqe, user_data, 0);
+    steps_of(op).prepare(op, sqe);
+    const std::uint64_t user_data = track(&op);
+    words_of(op)[0] = user_data;
+    io_uring_sqe_set_data64(sqe, user_data);
+    if (linked) {
+        sqe->flags |= IOSQE_IO_LINK;
+        io_uring_sqe* limit_sqe = get_sqe();
+        prepare_timeout(op, limit_sqe, limit.nanoseconds(), limit.is_absolute(), true);
+        io_uring_sqe_set_data64(limit_sqe, static_cast<std::uint64_t>(ring_tag::ignore));
+    }
+}
+
+void uring_backend::cancel(io_op& op) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, words_of(op)[0], 0);
     io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(ring_tag::ignore));
 }
 
-void ring::dispatch(std::uint64_t user_data, int res, std::uint32_t flags) {
+unsigned uring_backend::poll(bool block) {
+    assert_owner();
+    ++stats_.enters;
+    int rc = block ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit_and_get_events(&ring_);
+    if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY && rc != -EAGAIN) {
+        throw std::system_error(-rc, std::generic_category(), "ringlet: io_uring_enter");
+    }
+    return reap();
+}
+
+unsigned uring_backend::reap() {
+    if (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) {
+        // The kernel kept completions that did not fit (FEAT_NODROP); entering
+        // with GETEVENTS flushes them into the CQ so none is lost.
+        ++stats_.cq_overflows;
+        io_uring_get_events(&ring_);
+    }
+    constexpr unsigned batch = 64;
+    io_uring_cqe* cqes[batch];
+    unsigned total = 0;
+    for (;;) {
+        const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, batch);
+        if (n == 0) break;
+        for (unsigned i = 0; i < n; ++i) {
+            const std::uint64_t ud = cqes[i]->user_data;
+            const int res = cqes[i]->res;
+            const std::uint32_t flags = cqes[i]->flags;
+            if (ud >> 32) dispatch(ud, res, flags);
+            else if (static_cast<ring_tag>(ud) == ring_tag::wake) woken();
+        }
+        io_uring_cq_advance(&ring_, n);
+        total += n;
+        if (n < batch) break;
+    }
+    stats_.completions += total;
+    return total;
+}
+
+bool uring_backend::supports(capability c) const noexcept {
+    switch (c) {
+        // Multishot accept/poll/recv need newer kernels than the opcodes
+        // themselves; their users fall back at run time on EINVAL.
+        case capability::multishot_accept: return supports_opcode(IORING_OP_ACCEPT);
+        case capability::multishot_poll: return supports_opcode(IORING_OP_POLL_ADD);
+        case capability::multishot_recv: return supports_opcode(IORING_OP_RECV);
+        case capability::buffer_rings: return supports_opcode(IORING_OP_PROVIDE_BUFFERS);
+        case capability::msg_ring: return supports_opcode(IORING_OP_MSG_RING);
+        case capability::send_zc: return supports_opcode(IORING_OP_SEND_ZC);
+        case capability::recv_bundle: return false;  // not used yet
+        case capability::cancel_fd: return supports_opcode(IORING_OP_ASYNC_CANCEL);
+    }
+    return false;
+}
+
+bool uring_backend::wake(backend& target) noexcept {
+    uring_backend* other = as_uring(target);
+    if (!other || other == this || !supports(capability::msg_ring)) return false;
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_msg_ring(sqe, other->fd(), 0, static_cast<std::uint64_t>(ring_tag::wake), 0);
+    io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(ring_tag::ignore));
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    return true;
+}
+
+void uring_backend::dispatch(std::uint64_t user_data, int res, std::uint32_t flags) {
     const std::uint32_t index = static_cast<std::uint32_t>(user_data) - slot_base;
     const auto generation = static_cast<std::uint32_t>(user_data >> 32);
     if (index >= slots_.size() || slots_[index].generation != generation || !slots_[index].op) {
@@ -161,19 +261,10 @@ void ring::dispatch(std::uint64_t user_data, int res, std::uint32_t flags) {
         free_head_ = index;
         --in_flight_;
     }
-    op->on_cqe(res, flags, more);
+    complete(*op, res, flags, more);
 }
 
-void ring::submit(bool wait) {
-    assert_owner();
-    ++stats_.enters;
-    int rc = wait ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit_and_get_events(&ring_);
-    if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY && rc != -EAGAIN) {
-        throw std::system_error(-rc, std::generic_category(), "ringlet: io_uring_enter");
-    }
-}
-
-std::string ring::describe() const {
+std::string uring_backend::describe() const {
     std::ostringstream out;
     out << "setup flags:";
     for (auto [flag, name] : setup_flag_names) {
@@ -186,7 +277,7 @@ std::string ring::describe() const {
     out << "\nsq entries: " << ring_.sq.ring_entries << ", cq entries: " << ring_.cq.ring_entries;
     out << "\nopcodes:";
     for (auto [opcode, name] : opcode_names) {
-        out << ' ' << name << (supports(opcode) ? "" : "(missing)");
+        out << ' ' << name << (supports_opcode(opcode) ? "" : "(missing)");
     }
     out << '\n';
     return out.str();

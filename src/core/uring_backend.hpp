@@ -1,0 +1,115 @@
+// The io_uring backend of one shard. Private: public headers never see liburing.
+//
+// Thread safety: touched only by its shard's thread (asserted in debug builds),
+// except fd(), which other shards read (through wake()) to target
+// IORING_OP_MSG_RING.
+#pragma once
+
+#include "core/backend.hpp"
+
+#include <liburing.h>
+
+#include <bitset>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ringlet::detail {
+
+struct ring_config {
+    unsigned sq_entries = 1024;
+    unsigned cq_entries = 0;  // 0: 8 × sq_entries
+};
+
+struct ring_stats {
+    std::uint64_t enters = 0;             ///< io_uring_enter calls made by the loop
+    std::uint64_t completions = 0;        ///< CQEs dispatched
+    std::uint64_t stale_completions = 0;  ///< CQEs whose generation no longer matched (dropped)
+    std::uint64_t sq_full_submits = 0;    ///< submits forced because the SQ was full
+    std::uint64_t cq_overflows = 0;       ///< times the kernel flagged IORING_SQ_CQ_OVERFLOW
+};
+
+/// user_data values below 2^32 are tags, never slots (slot generations start at 1).
+enum class ring_tag : std::uint64_t {
+    ignore = 0,  ///< completions nobody waits for (cancel requests, linked timeouts)
+    wake = 1,    ///< IORING_OP_MSG_RING from another shard: look at the inbox
+};
+
+class uring_backend final : public backend {
+public:
+    /// Sets up the ring with the best flags the kernel takes. Throws
+    /// std::runtime_error naming the cause and the remedy when io_uring is
+    /// unavailable (ENOSYS, EPERM, ENOMEM, ...).
+    explicit uring_backend(const ring_config& config);
+    ~uring_backend() override;
+
+    // --- backend -----------------------------------------------------------
+    [[nodiscard]] backend_kind kind() const noexcept override { return backend_kind::io_uring; }
+    void submit(io_op& op) override;
+    void cancel(io_op& op) override;
+    unsigned poll(bool block) override;
+    /// True when a completion is ready or the kernel holds work for this
+    /// thread (deferred task work, overflowed CQEs) that an enter would deliver.
+    [[nodiscard]] bool completions_pending() const noexcept override {
+        return io_uring_cq_ready(&ring_) > 0 ||
+               (IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW));
+    }
+    [[nodiscard]] bool supports(capability c) const noexcept override;
+    [[nodiscard]] std::size_t in_flight() const noexcept override { return in_flight_; }
+    /// Setup flags, features and supported opcodes, one line each.
+    [[nodiscard]] std::string describe() const override;
+    bool wake(backend& target) noexcept override;
+
+    // --- io_uring specifics (core, tests, benchmarks) -----------------------
+    /// The one place a timeout SQE is filled: IORING_OP_TIMEOUT for a timer
+    /// op (linked false) or IORING_OP_LINK_TIMEOUT for an op's limit (linked
+    /// true), `ns` on CLOCK_MONOTONIC (absolute) or relative to submission.
+    /// The __kernel_timespec lives in `owner`'s backend words until the
+    /// io_uring_enter that submits it.
+    static void prepare_timeout(io_op& owner, io_uring_sqe* sqe, std::int64_t ns, bool absolute, bool linked) noexcept;
+    /// The user_data that routes `op`'s completions (tests: stale completions).
+    [[nodiscard]] static std::uint64_t user_data_of(const io_op& op) noexcept { return words_of(op)[0]; }
+
+    /// A free SQE; submits pending ones first when the SQ is full. Never drops.
+    io_uring_sqe* get_sqe();
+    /// Ensures `count` SQEs can be taken back to back (a linked pair must be
+    /// submitted in one io_uring_enter, or the kernel breaks the link).
+    void reserve(unsigned count);
+    [[nodiscard]] bool supports_opcode(int opcode) const noexcept {
+        return opcode >= 0 && opcodes_.test(static_cast<unsigned>(opcode));
+    }
+    [[nodiscard]] unsigned setup_flags() const noexcept { return setup_flags_; }
+    [[nodiscard]] unsigned features() const noexcept { return ring_.features; }
+    [[nodiscard]] int fd() const noexcept { return ring_.ring_fd; }
+    [[nodiscard]] const ring_stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] io_uring* raw() noexcept { return &ring_; }
+
+private:
+    struct slot {
+        io_op* op = nullptr;
+        std::uint32_t generation = 0;
+        std::uint32_t next_free = 0;
+    };
+    /// Starts tracking `op`; returns the user_data that routes its CQEs back.
+    std::uint64_t track(io_op* op);
+    void dispatch(std::uint64_t user_data, int res, std::uint32_t flags);
+    unsigned reap();
+    void assert_owner() const noexcept;
+
+    io_uring ring_{};
+    unsigned setup_flags_ = 0;
+    std::bitset<256> opcodes_;
+    std::vector<slot> slots_;
+    std::uint32_t free_head_ = UINT32_MAX;
+    std::size_t in_flight_ = 0;
+    ring_stats stats_;
+    std::thread::id owner_;
+};
+
+/// `b` as the io_uring backend, or nullptr when it is another kind.
+[[nodiscard]] inline uring_backend* as_uring(backend& b) noexcept {
+    return b.kind() == backend_kind::io_uring ? static_cast<uring_backend*>(&b) : nullptr;
+}
+
+}  // namespace ringlet::detail
