@@ -11,7 +11,7 @@
 // the fallback line happen once per process (a forked child probes afresh).
 #pragma once
 
-#include "core/backend.hpp"
+#include "core/backend.hpp"  // backend_kind: the backend a shard constructs
 
 #include <ringlet/core/runtime.hpp>
 
@@ -21,6 +21,7 @@
 #include <string_view>
 
 namespace ringlet::detail {
+
 
 /// What the classifier knows about the process and the kernel when
 /// io_uring_setup failed: a snapshot, so the classifier is a pure function.

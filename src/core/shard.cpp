@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -81,10 +80,10 @@ detached_frame run_detached(shard& owner, task<void> body) {
     owner.task_finished();
 }
 
-/// The shard's backend: the kind the runtime chose (core/backend_choice.hpp).
+/// The shard's backend, as the runtime decided (core/backend_choice.hpp).
 std::unique_ptr<backend> make_backend(backend_kind kind, const ring_config& config, timer_queue& timers) {
     if (kind == backend_kind::epoll) return std::make_unique<epoll_backend>(timers);
-    return std::make_unique<uring_backend>(config);
+    return std::make_unique<uring_backend>(config, timers);
 }
 
 }  // namespace

@@ -10,11 +10,19 @@
 // - user_data = generation << 32 | slot. A slot's generation changes every
 //   time it is reused, so a completion for an operation that has already
 //   finished (e.g. a late multishot CQE) can never resume a newer waiter.
-// - An op with a time limit is submitted as a linked pair (the op with
-//   IOSQE_IO_LINK, then IORING_OP_LINK_TIMEOUT), reserved together so one
-//   io_uring_enter carries both. Every timeout SQE — linked, or a timer op's
-//   IORING_OP_TIMEOUT — is filled by prepare_timeout(), its timespec kept in
-//   the op's backend words (word 0 is the op's user_data).
+// - Deadlines are the shard's timer_queue's (word 1 of an op's backend words
+//   points at its entry). An op with a time limit is submitted alone; when
+//   the limit passes, an IORING_OP_ASYNC_CANCEL ends it (-ECANCELED, which
+//   io_op maps to timed_out, or its result if it won the race) — as a linked
+//   timeout did, without a kernel timer per op: a keep-alive read that ends
+//   before its limit (the common case) costs a heap insert and remove. A
+//   timer op (sleep, a wait's timer) needs no kernel op at all.
+// - One IORING_OP_TIMEOUT (tag `timer`) is armed for the queue's earliest
+//   deadline, only to wake a blocked enter. It is moved only when a new
+//   deadline is earlier than it (IORING_TIMEOUT_UPDATE, in place); a timer
+//   that fires early because its entry left the queue costs one loop turn
+//   and is armed afresh for the then-earliest. Expired entries are found by
+//   comparing with the clock at each poll.
 // - When io_uring itself is unavailable, construction throws a message that
 //   names the cause and the remedy (core/backend_choice.cpp tells them apart).
 #include "core/uring_backend.hpp"
@@ -73,7 +81,8 @@ constexpr named_opcode opcode_names[] = {
 
 }  // namespace
 
-uring_backend::uring_backend(const ring_config& config) : owner_(std::this_thread::get_id()) {
+uring_backend::uring_backend(const ring_config& config, timer_queue& timers)
+    : timers_(timers), owner_(std::this_thread::get_id()) {
     constexpr unsigned common = IORING_SETUP_SUBMIT_ALL;
     const unsigned attempts[] = {
         // TASKRUN_FLAG lets an idle-polling shard see deferred completions without entering.
@@ -103,7 +112,12 @@ uring_backend::uring_backend(const ring_config& config) : owner_(std::this_threa
     slots_.reserve(config.sq_entries);
 }
 
-uring_backend::~uring_backend() { io_uring_queue_exit(&ring_); }
+uring_backend::~uring_backend() {
+    for (deadline_entry& d : deadlines_) {
+        if (d.armed()) timers_.remove(d);
+    }
+    io_uring_queue_exit(&ring_);
+}
 
 void uring_backend::assert_owner() const noexcept { assert(owner_ == std::this_thread::get_id()); }
 
@@ -156,37 +170,142 @@ void uring_backend::prepare_timeout(io_op& owner, io_uring_sqe* sqe, std::int64_
     else io_uring_prep_timeout(sqe, ts, 0, flags);
 }
 
+namespace {
+
+/// A timer op: no descriptor, and never ready by itself (core/io.cpp's timer steps).
+bool is_timer_op(io_op& op, const op_steps& steps) noexcept {
+    return steps.wait_for && steps.perform && steps.wait_for(op).fd < 0 && steps.perform(op) == -EAGAIN;
+}
+
+}  // namespace
+
 void uring_backend::submit(io_op& op) {
-    const timeout& limit = op.time_limit();
-    const bool linked = limit.is_set();
-    if (linked) reserve(2);
+    const op_steps& steps = steps_of(op);
+    words_of(op)[1] = 0;
+    if (is_timer_op(op, steps)) {
+        // A sleep or a wait's timer needs no kernel op: the queue's earliest
+        // deadline is what the one kernel timer is armed for.
+        words_of(op)[0] = 0;
+        ++in_flight_;
+        add_deadline(op, static_cast<const timer_op&>(op).deadline(), true);
+        return;
+    }
     io_uring_sqe* sqe = get_sqe();
-    steps_of(op).prepare(op, sqe);
+    steps.prepare(op, sqe);
     const std::uint64_t user_data = track(&op);
     words_of(op)[0] = user_data;
     io_uring_sqe_set_data64(sqe, user_data);
-    if (linked) {
-        sqe->flags |= IOSQE_IO_LINK;
-        io_uring_sqe* limit_sqe = get_sqe();
-        prepare_timeout(op, limit_sqe, limit.nanoseconds(), limit.is_absolute(), true);
-        io_uring_sqe_set_data64(limit_sqe, static_cast<std::uint64_t>(ring_tag::ignore));
-    }
+    if (const timeout& limit = op.time_limit(); limit.is_set()) add_deadline(op, limit.deadline(), false);
 }
 
 void uring_backend::cancel(io_op& op) {
+    auto* d = reinterpret_cast<deadline_entry*>(static_cast<std::uintptr_t>(words_of(op)[1]));
+    if (d && d->timer_op) {
+        // Still queued (an expired one has already completed): completes from the next poll().
+        drop_deadline(op);
+        deferred_.push_back({&op, -ECANCELED});
+        return;
+    }
+    if (!words_of(op)[0]) return;  // a timer op that already completed
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, words_of(op)[0], 0);
     io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(ring_tag::ignore));
 }
 
+uring_backend::deadline_entry& uring_backend::add_deadline(io_op& op, clock::time_point when, bool timer_op) {
+    deadline_entry* d = free_deadlines_;
+    if (d) free_deadlines_ = d->next_free;
+    else d = &deadlines_.emplace_back(this);
+    d->op = &op;
+    d->timer_op = timer_op;
+    words_of(op)[1] = reinterpret_cast<std::uintptr_t>(d);
+    timers_.insert(when, *d);
+    return *d;
+}
+
+void uring_backend::drop_deadline(io_op& op) noexcept {
+    auto* d = reinterpret_cast<deadline_entry*>(static_cast<std::uintptr_t>(words_of(op)[1]));
+    if (!d) return;
+    timers_.remove(*d);
+    words_of(op)[1] = 0;
+    d->op = nullptr;
+    d->next_free = free_deadlines_;
+    free_deadlines_ = d;
+}
+
+void uring_backend::deadline_entry::expired(timer_entry& self) noexcept {
+    auto& d = static_cast<deadline_entry&>(self);
+    uring_backend& b = *d.owner;
+    io_op& op = *d.op;
+    b.drop_deadline(op);
+    if (d.timer_op) {
+        // Runs inside poll(): the timer op completes here, as its CQE would have.
+        --b.in_flight_;
+        complete(op, -ETIME, 0, false);
+        return;
+    }
+    // The op's limit: cancel it as its linked timeout did; it completes with
+    // -ECANCELED (outcome: timed_out) or, if it won the race, its result.
+    ++b.stats_.limit_cancels;
+    io_uring_sqe* sqe = b.get_sqe();
+    io_uring_prep_cancel64(sqe, words_of(op)[0], 0);
+    io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(ring_tag::ignore));
+}
+
+void uring_backend::arm_kernel_timer() {
+    const clock::time_point next = timers_.next_deadline();
+    if (next >= armed_) return;  // already due at or before it (or nothing to time)
+    const std::int64_t ns = next.time_since_epoch().count();  // steady_clock is CLOCK_MONOTONIC
+    kernel_deadline_.tv_sec = ns / 1'000'000'000;
+    kernel_deadline_.tv_nsec = ns % 1'000'000'000;
+    io_uring_sqe* sqe = get_sqe();
+    if (kernel_timer_) {
+        // Move the armed timer earlier in place. If it fired meanwhile the
+        // update finds nothing (ENOENT); its CQE then re-arms from scratch.
+        io_uring_prep_timeout_update(sqe, &kernel_deadline_, static_cast<std::uint64_t>(ring_tag::timer),
+                                     IORING_TIMEOUT_ABS);
+        io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(ring_tag::ignore));
+        ++stats_.timer_updates;
+    } else {
+        io_uring_prep_timeout(sqe, &kernel_deadline_, 0, IORING_TIMEOUT_ABS);
+        io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(ring_tag::timer));
+        kernel_timer_ = true;
+        ++stats_.timer_arms;
+    }
+    armed_ = next;
+}
+
+unsigned uring_backend::expire_deadlines() {
+    if (timers_.empty() || timers_.next_deadline() > clock::now()) return 0;
+    return static_cast<unsigned>(timers_.expire(clock::now()));
+}
+
+unsigned uring_backend::run_deferred() {
+    if (deferred_.empty()) return 0;
+    running_.swap(deferred_);
+    for (const deferred_completion& c : running_) {
+        --in_flight_;
+        complete(*c.op, c.res, 0, false);
+    }
+    const auto count = static_cast<unsigned>(running_.size());
+    running_.clear();
+    return count;
+}
+
 unsigned uring_backend::poll(bool block) {
     assert_owner();
+    // Completions that need no kernel (cancelled or expired timer ops) first;
+    // then the one enter, sleeping only when nothing was dispatched.
+    unsigned dispatched = run_deferred() + expire_deadlines();
+    arm_kernel_timer();
     ++stats_.enters;
-    int rc = block ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit_and_get_events(&ring_);
+    const bool wait = block && dispatched == 0 && deferred_.empty();
+    int rc = wait ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit_and_get_events(&ring_);
     if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EBUSY && rc != -EAGAIN) {
         throw std::system_error(-rc, std::generic_category(), "ringlet: io_uring_enter");
     }
-    return reap();
+    dispatched += reap();
+    return dispatched + expire_deadlines();
 }
 
 unsigned uring_backend::reap() {
@@ -208,6 +327,11 @@ unsigned uring_backend::reap() {
             const std::uint32_t flags = cqes[i]->flags;
             if (ud >> 32) dispatch(ud, res, flags);
             else if (static_cast<ring_tag>(ud) == ring_tag::wake) woken();
+            else if (static_cast<ring_tag>(ud) == ring_tag::timer) {
+                // The kernel timer fired (an update moves it without a CQE): arm afresh at the next poll.
+                kernel_timer_ = false;
+                armed_ = clock::time_point::max();
+            }
         }
         io_uring_cq_advance(&ring_, n);
         total += n;
@@ -260,6 +384,7 @@ void uring_backend::dispatch(std::uint64_t user_data, int res, std::uint32_t fla
         s.next_free = free_head_;
         free_head_ = index;
         --in_flight_;
+        drop_deadline(*op);  // the op ended before its time limit
     }
     complete(*op, res, flags, more);
 }

@@ -6,11 +6,13 @@
 #pragma once
 
 #include "core/backend.hpp"
+#include "core/timer_queue.hpp"
 
 #include <liburing.h>
 
 #include <bitset>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,12 +30,16 @@ struct ring_stats {
     std::uint64_t stale_completions = 0;  ///< CQEs whose generation no longer matched (dropped)
     std::uint64_t sq_full_submits = 0;    ///< submits forced because the SQ was full
     std::uint64_t cq_overflows = 0;       ///< times the kernel flagged IORING_SQ_CQ_OVERFLOW
+    std::uint64_t timer_arms = 0;         ///< IORING_OP_TIMEOUTs armed for the earliest deadline
+    std::uint64_t timer_updates = 0;      ///< IORING_TIMEOUT_UPDATEs moving it earlier
+    std::uint64_t limit_cancels = 0;      ///< ops cancelled because their time limit passed
 };
 
 /// user_data values below 2^32 are tags, never slots (slot generations start at 1).
 enum class ring_tag : std::uint64_t {
     ignore = 0,  ///< completions nobody waits for (cancel requests, linked timeouts)
     wake = 1,    ///< IORING_OP_MSG_RING from another shard: look at the inbox
+    timer = 2,   ///< the one IORING_OP_TIMEOUT armed for the timer queue's earliest deadline
 };
 
 class uring_backend final : public backend {
@@ -41,7 +47,10 @@ public:
     /// Sets up the ring with the best flags the kernel takes. Throws
     /// std::runtime_error naming the cause and the remedy when io_uring is
     /// unavailable (ENOSYS, EPERM, ENOMEM, ...).
-    explicit uring_backend(const ring_config& config);
+    /// Deadlines (ops' time limits, timer ops) go into `timers`, the shard's
+    /// queue; the single-argument form (probes, tests) keeps a queue of its own.
+    uring_backend(const ring_config& config, timer_queue& timers);
+    explicit uring_backend(const ring_config& config) : uring_backend(config, own_timers_) {}
     ~uring_backend() override;
 
     // --- backend -----------------------------------------------------------
@@ -53,7 +62,8 @@ public:
     /// thread (deferred task work, overflowed CQEs) that an enter would deliver.
     [[nodiscard]] bool completions_pending() const noexcept override {
         return io_uring_cq_ready(&ring_) > 0 ||
-               (IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW));
+               (IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) ||
+               !deferred_.empty() || timers_.next_deadline() <= clock::now();
     }
     [[nodiscard]] bool supports(capability c) const noexcept override;
     [[nodiscard]] std::size_t in_flight() const noexcept override { return in_flight_; }
@@ -91,11 +101,42 @@ private:
         std::uint32_t generation = 0;
         std::uint32_t next_free = 0;
     };
+    /// An op's deadline in the timer queue: a timer op's own (no kernel op at
+    /// all), or another op's time limit (its expiry async-cancels the op).
+    /// Pooled, never moved; the op's backend word 1 points at it.
+    struct deadline_entry : timer_entry {
+        explicit deadline_entry(uring_backend* b) noexcept : timer_entry(&expired), owner(b) {}
+        static void expired(timer_entry& self) noexcept;
+        uring_backend* owner;
+        io_op* op = nullptr;
+        bool timer_op = false;
+        deadline_entry* next_free = nullptr;
+    };
+    struct deferred_completion {
+        io_op* op;
+        int res;
+    };
     /// Starts tracking `op`; returns the user_data that routes its CQEs back.
     std::uint64_t track(io_op* op);
     void dispatch(std::uint64_t user_data, int res, std::uint32_t flags);
     unsigned reap();
     void assert_owner() const noexcept;
+    deadline_entry& add_deadline(io_op& op, clock::time_point when, bool timer_op);
+    void drop_deadline(io_op& op) noexcept;
+    /// Keeps the kernel timer at or before the queue's earliest deadline.
+    void arm_kernel_timer();
+    unsigned expire_deadlines();
+    unsigned run_deferred();
+
+    timer_queue own_timers_;  // only for the single-argument constructor
+    timer_queue& timers_;
+    std::deque<deadline_entry> deadlines_;
+    deadline_entry* free_deadlines_ = nullptr;
+    std::vector<deferred_completion> deferred_;
+    std::vector<deferred_completion> running_;
+    __kernel_timespec kernel_deadline_{};  // read by the kernel when the TIMEOUT/UPDATE is submitted
+    clock::time_point armed_ = clock::time_point::max();  // the kernel timer's deadline; max: none armed
+    bool kernel_timer_ = false;  // an IORING_OP_TIMEOUT of ours is in the kernel
 
     io_uring ring_{};
     unsigned setup_flags_ = 0;
