@@ -3,6 +3,11 @@
 
 #include <ringlet/core/io.hpp>
 
+#include <poll.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+
 namespace ringlet {
 namespace {
 
@@ -37,11 +42,47 @@ detail::readiness no_descriptor(const detail::io_op&) noexcept { return {}; }
 int perform_timer(detail::io_op&) noexcept { return -EAGAIN; }
 int perform_nop(detail::io_op&) noexcept { return 0; }
 
+int result_of(ssize_t n) noexcept {
+    if (n >= 0) return static_cast<int>(n);
+    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+// RWF_NOWAIT: never block the shard, even on a descriptor opened blocking
+// (sockets and pipes honour it; the backend waits for readiness instead).
+int perform_read(detail::io_op& op) noexcept {
+    auto& self = static_cast<io::read_op&>(op);
+    iovec v{self.buffer.data(), self.buffer.size()};
+    return result_of(::preadv2(self.fd, &v, 1, -1, RWF_NOWAIT));
+}
+
+int perform_write(detail::io_op& op) noexcept {
+    auto& self = static_cast<io::write_op&>(op);
+    iovec v{const_cast<std::byte*>(self.data.data()), self.data.size()};
+    return result_of(::pwritev2(self.fd, &v, 1, -1, RWF_NOWAIT));
+}
+
+int perform_poll(detail::io_op& op) noexcept {
+    auto& self = static_cast<io::poll_op&>(op);
+    pollfd p{self.fd, static_cast<short>(self.events), 0};
+    const int n = ::poll(&p, 1, 0);
+    if (n < 0) return errno == EINTR ? -EAGAIN : -errno;
+    return n == 0 ? -EAGAIN : p.revents;
+}
+
+detail::readiness read_wait(const detail::io_op& op) noexcept { return {static_cast<const io::read_op&>(op).fd, POLLIN}; }
+detail::readiness write_wait(const detail::io_op& op) noexcept {
+    return {static_cast<const io::write_op&>(op).fd, POLLOUT};
+}
+detail::readiness poll_wait(const detail::io_op& op) noexcept {
+    const auto& self = static_cast<const io::poll_op&>(op);
+    return {self.fd, self.events};
+}
+
 constexpr detail::op_steps timer_steps{&prepare_timer, &perform_timer, &no_descriptor};
 constexpr detail::op_steps nop_steps{&prepare_nop, &perform_nop, &no_descriptor};
-constexpr detail::op_steps read_steps{&prepare_read, nullptr, nullptr};
-constexpr detail::op_steps write_steps{&prepare_write, nullptr, nullptr};
-constexpr detail::op_steps poll_steps{&prepare_poll, nullptr, nullptr};
+constexpr detail::op_steps read_steps{&prepare_read, &perform_read, &read_wait};
+constexpr detail::op_steps write_steps{&prepare_write, &perform_write, &write_wait};
+constexpr detail::op_steps poll_steps{&prepare_poll, &perform_poll, &poll_wait};
 
 template <class T>
 result<T> as(result<int> r) noexcept {

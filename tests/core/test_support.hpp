@@ -17,6 +17,14 @@ inline runtime_options quiet_runtime(unsigned shards = 1) {
     return {.shards = shards, .handle_signals = false};
 }
 
+/// True when this process's runtimes run on the epoll backend
+/// (RINGLET_BACKEND=epoll, as CI runs the whole suite a second time, or a
+/// machine that denies io_uring).
+inline bool on_epoll_backend() {
+    static const bool epoll = runtime::choose_backend().backend == backend_choice::epoll;
+    return epoll;
+}
+
 /// Number of open file descriptors of this process.
 inline std::size_t open_fd_count() {
     std::size_t count = 0;
@@ -34,6 +42,13 @@ struct assertion_failed : std::exception {
 };
 
 }  // namespace ringlet::test
+
+/// Skips a test that checks io_uring itself (its ring, opcodes, buffer rings)
+/// when the suite runs on the epoll backend, saying why.
+#define SKIP_ON_EPOLL(why)                                                          \
+    do {                                                                            \
+        if (::ringlet::test::on_epoll_backend()) GTEST_SKIP() << "io_uring only: " << why; \
+    } while (0)
 
 #define CO_ASSERT_TRUE(cond)                                            \
     do {                                                                \
