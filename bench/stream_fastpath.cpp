@@ -26,7 +26,7 @@
 // A measuring instrument for choosing the library's default, not an example.
 #include "core/uring_backend.hpp"
 #include "core/shard.hpp"
-#include "net/buffer_ring.hpp"
+#include "core/buffer_ring.hpp"
 
 #include <ringlet/ringlet.hpp>
 
@@ -64,19 +64,19 @@ task<result<void>> echo_back(tcp::stream& conn, std::span<const std::byte> data)
 // --- select: one single-shot recv with IOSQE_BUFFER_SELECT per read ---------------
 // (ringlet's receive() before it became multishot.)
 
-thread_local net::detail::buffer_ring* shard_buffers = nullptr;
+thread_local ringlet::detail::buffer_ring* shard_buffers = nullptr;
 
-net::detail::buffer_ring& buffers() {
+ringlet::detail::buffer_ring& buffers() {
     if (!shard_buffers) {
         auto* shard = ringlet::detail::shard::current();
-        auto ring = std::make_unique<net::detail::buffer_ring>();
-        if (int rc = ring->setup(ringlet::detail::as_uring(shard->io())->raw(), kBuffers, kBufferSize); rc != 0) {
+        auto ring = std::make_unique<ringlet::detail::buffer_ring>();
+        if (int rc = ring->setup(shard->io(), kBuffers, kBufferSize); rc != 0) {
             std::fprintf(stderr, "stream_fastpath: buffer ring: %s\n", std::strerror(-rc));
             std::exit(1);
         }
         shard_buffers = ring.release();
         shard->at_exit([] {
-            shard_buffers->release(ringlet::detail::as_uring(ringlet::detail::shard::current()->io())->raw());
+            shard_buffers->release(&ringlet::detail::shard::current()->io());
             delete std::exchange(shard_buffers, nullptr);
         });
     }

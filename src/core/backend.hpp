@@ -49,8 +49,8 @@ struct readiness {
 };
 
 /// The steps of one kind of operation. One constant per kind, with static
-/// storage duration (ops hold a reference); defined beside the op type, one
-/// file per family of operations.
+/// storage duration (ops hold a pointer); the steps of each family of
+/// operations are written once, in src/core/ops/<family>.cpp (see ops.hpp).
 struct op_steps {
     /// io_uring: fills `sqe` (opcode, fd, buffer, flags; not user_data, which
     /// the backend sets). Called once per submission, on the shard thread.
@@ -62,6 +62,11 @@ struct op_steps {
     int (*perform)(io_op& op) noexcept;
     /// Readiness backends: the descriptor and events perform() waits for.
     readiness (*wait_for)(const io_op& op) noexcept;
+    /// A multishot op: one submission, a completion per result (more ==
+    /// true) until it fails or is cancelled (the final one, more == false).
+    /// A readiness backend emulates it: after each successful perform() it
+    /// delivers with more == true and waits again.
+    bool multishot = false;
 };
 
 /// Called for the completion of a wake (see backend::wake) on the target.

@@ -62,11 +62,14 @@ epoll_backend::~epoll_backend() {
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
-bool epoll_backend::supports(capability) const noexcept {
-    // Buffer rings, multishot recv, recv bundles, MSG_RING, SEND_ZC and
-    // cancel-by-descriptor are io_uring's; their users fall back (plain
-    // recvs into their own buffer, eventfd wakes, plain sends, shutdown).
-    return false;
+bool epoll_backend::supports(capability c) const noexcept {
+    // Multishot accept is emulated cheaply (accept4 until EAGAIN per edge).
+    // A multishot poll is emulated too, but not offered: a plain recv tried
+    // at once is one syscall where poll + recv are two. Buffer rings,
+    // multishot recv, recv bundles, MSG_RING, SEND_ZC and cancel-by-descriptor
+    // are io_uring's; their users fall back (plain recvs into their own
+    // buffer, eventfd wakes, plain sends, shutdown).
+    return c == capability::multishot_accept;
 }
 
 std::string epoll_backend::describe() const {
@@ -170,9 +173,13 @@ bool epoll_backend::retry_now(waiter& w, fd_entry& e) {
         finish(w, res);
         return true;
     }
-    // Multishot: one completion per success, until the op would block (an
-    // accept: every connection behind this edge) or has given one per edge
-    // (a poll). A failure ends it, as it ends an io_uring multishot.
+    // Multishot: one completion per success, tried again at once until it
+    // would block — an accept takes every connection behind this edge (an
+    // edge may stand for several). A success that repeats the previous one
+    // exactly is a level, not a new item (a poll's revents): it is not
+    // delivered, and the op waits for the next edge. A failure ends the op,
+    // as it ends an io_uring multishot.
+    int previous = -1;
     for (int round = 0; round < drain_limit; ++round) {
         const int res = try_perform(w, e);
         if (res == -EAGAIN) return false;
@@ -180,8 +187,9 @@ bool epoll_backend::retry_now(waiter& w, fd_entry& e) {
             finish(w, res);
             return true;
         }
+        if (res == previous) return false;
         push(*w.op, res, true);
-        if (!drains(*w.op)) return false;
+        previous = res;
     }
     return false;
 }
@@ -323,10 +331,6 @@ unsigned epoll_backend::poll(bool block) {
     return dispatch();
 }
 
-bool epoll_backend::is_multishot(const io_op&) noexcept {
-    return false;  // no operation asks for a multishot on a readiness backend yet
-}
-
-bool epoll_backend::drains(const io_op&) noexcept { return false; }
+bool epoll_backend::is_multishot(const io_op& op) noexcept { return steps_of(op).multishot; }
 
 }  // namespace ringlet::detail

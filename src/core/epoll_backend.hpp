@@ -99,10 +99,7 @@ private:
     static waiter* waiter_of(const io_op& op) noexcept;
     fd_entry& entry(int fd);
 
-    /// Whether `op` is multishot, and whether it is tried again after each
-    /// success within one edge (an accept) or once per edge (a poll).
     static bool is_multishot(const io_op& op) noexcept;
-    static bool drains(const io_op& op) noexcept;
     /// False when `e` says no direction `w` waits for can be ready.
     static bool maybe_ready(const waiter& w, const fd_entry& e) noexcept;
     /// Runs the op's perform step once; notes would-block in `e`.

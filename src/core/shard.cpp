@@ -19,11 +19,11 @@
 
 #include "core/epoll_backend.hpp"
 #include "core/runtime_state.hpp"
+#include "core/ops/ops.hpp"
 #include "core/uring_backend.hpp"
 
 #include <ringlet/core/io.hpp>
 
-#include <poll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -96,11 +96,8 @@ void ready_queue::grow() {
     items_ = std::move(bigger);
 }
 
-const op_steps internal_read::steps{&internal_read::prepare_read, &internal_read::perform_read,
-                                    &internal_read::wait_readable};
-
 internal_read::internal_read(int fd, std::function<void(int res)> on_read)
-    : io_op(steps), fd_(fd), on_read_(std::move(on_read)) {
+    : io_op(ops::read_steps<&internal_read::view>), fd_(fd), on_read_(std::move(on_read)) {
     set_completion(&completed);
 }
 
@@ -113,20 +110,9 @@ void internal_read::cancel() {
     if (armed_) shard::current()->io().cancel(*this);
 }
 
-void internal_read::prepare_read(io_op& op, io_uring_sqe* sqe) noexcept {
+ops::buffer_args internal_read::view(io_op& op) noexcept {
     auto& self = static_cast<internal_read&>(op);
-    io_uring_prep_read(sqe, self.fd_, self.value_, sizeof self.value_, 0);
-}
-
-int internal_read::perform_read(io_op& op) noexcept {
-    auto& self = static_cast<internal_read&>(op);
-    const ssize_t n = ::read(self.fd_, self.value_, sizeof self.value_);  // the fds are non-blocking
-    if (n >= 0) return static_cast<int>(n);
-    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-}
-
-readiness internal_read::wait_readable(const io_op& op) noexcept {
-    return {static_cast<const internal_read&>(op).fd_, POLLIN};
+    return {self.fd_, self.value_, sizeof self.value_, 0};  // the fds are non-blocking
 }
 
 void internal_read::completed(io_op& op, int res, std::uint32_t, bool more) noexcept {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/backend.hpp"
+#include "core/ops/ops.hpp"
 #include "core/timer_queue.hpp"
 
 #include <ringlet/core/io_op.hpp>
@@ -55,10 +56,7 @@ public:
     [[nodiscard]] const void* data() const noexcept { return value_; }
 
 private:
-    static const op_steps steps;
-    static void prepare_read(io_op& op, io_uring_sqe* sqe) noexcept;
-    static int perform_read(io_op& op) noexcept;
-    static readiness wait_readable(const io_op& op) noexcept;
+    static ops::buffer_args view(io_op& op) noexcept;
     static void completed(io_op& op, int res, std::uint32_t flags, bool more) noexcept;
     int fd_;
     std::uint64_t value_[16] = {};  // big enough for a signalfd_siginfo

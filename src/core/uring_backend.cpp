@@ -172,9 +172,11 @@ void uring_backend::prepare_timeout(io_op& owner, io_uring_sqe* sqe, std::int64_
 
 namespace {
 
-/// A timer op: no descriptor, and never ready by itself (core/io.cpp's timer steps).
-bool is_timer_op(io_op& op, const op_steps& steps) noexcept {
-    return steps.wait_for && steps.perform && steps.wait_for(op).fd < 0 && steps.perform(op) == -EAGAIN;
+/// A timer op: no descriptor, and not done by itself (core/ops/timer.cpp:
+/// -EAGAIN before its deadline, -ETIME after). A nop (0) is not one.
+int timer_state(io_op& op, const op_steps& steps) noexcept {
+    if (!steps.wait_for || !steps.perform || steps.wait_for(op).fd >= 0) return 0;
+    return steps.perform(op);
 }
 
 }  // namespace
@@ -182,12 +184,13 @@ bool is_timer_op(io_op& op, const op_steps& steps) noexcept {
 void uring_backend::submit(io_op& op) {
     const op_steps& steps = steps_of(op);
     words_of(op)[1] = 0;
-    if (is_timer_op(op, steps)) {
+    if (const int timer = timer_state(op, steps); timer == -EAGAIN || timer == -ETIME) {
         // A sleep or a wait's timer needs no kernel op: the queue's earliest
         // deadline is what the one kernel timer is armed for.
         words_of(op)[0] = 0;
         ++in_flight_;
-        add_deadline(op, static_cast<const timer_op&>(op).deadline(), true);
+        if (timer == -ETIME) deferred_.push_back({&op, -ETIME});  // already due
+        else add_deadline(op, static_cast<const timer_op&>(op).deadline(), true);
         return;
     }
     io_uring_sqe* sqe = get_sqe();

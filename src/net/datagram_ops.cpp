@@ -1,11 +1,11 @@
-// Prepare steps of the datagram operations (IORING_OP_RECVMSG, IORING_OP_SENDMSG).
+// The datagram operations (steps: src/core/ops/msg.cpp).
 //
-// The msghdr points into the operation object, so its pointers are filled in
-// the prepare step, once the object sits at its final address in the
-// awaiting frame. The kernel writes msg_flags (MSG_TRUNC) and msg_namelen
-// back into it, which is how truncation and the sender are reported.
-#include "core/backend.hpp"
-#include "core/uring_backend.hpp"
+// The msghdr points into the operation object, so its pointers are filled by
+// the view, at submission (and at each readiness attempt), once the object
+// sits at its final address in the awaiting frame. The kernel writes
+// msg_flags (MSG_TRUNC) and msg_namelen back into it, which is how
+// truncation and the sender are reported.
+#include "core/ops/ops.hpp"
 
 #include <ringlet/net/datagram_ops.hpp>
 #include <ringlet/net/socket.hpp>
@@ -13,7 +13,9 @@
 namespace ringlet::net {
 namespace {
 
-void prepare_recvmsg(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
+namespace ops = ringlet::detail::ops;
+
+ops::message_args recvmsg_view(ringlet::detail::io_op& op) noexcept {
     auto& self = static_cast<detail::recvmsg_base&>(op);
     self.part = {self.buffer.data(), self.buffer.size()};
     self.message = {};
@@ -23,12 +25,10 @@ void prepare_recvmsg(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
         self.message.msg_name = &self.sender;
         self.message.msg_namelen = sizeof self.sender;
     }
-    io_uring_prep_recvmsg(sqe, self.fd(), &self.message, 0);
+    return {self.fd(), &self.message, 0};
 }
 
-constexpr ringlet::detail::op_steps recvmsg_steps{&prepare_recvmsg, nullptr, nullptr};
-
-void prepare_send_to(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
+ops::message_args send_to_view(ringlet::detail::io_op& op) noexcept {
     auto& self = static_cast<send_to_op&>(op);
     // sendmsg(2) only reads through these pointers; the kernel API is not const.
     self.part = {const_cast<std::byte*>(self.data.data()), self.data.size()};
@@ -37,17 +37,15 @@ void prepare_send_to(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
     self.message.msg_namelen = self.to.size();
     self.message.msg_iov = &self.part;
     self.message.msg_iovlen = 1;
-    io_uring_prep_sendmsg(sqe, self.fd(), &self.message, MSG_NOSIGNAL);
+    return {self.fd(), &self.message, 0};
 }
-
-constexpr ringlet::detail::op_steps send_to_steps{&prepare_send_to, nullptr, nullptr};
 
 }  // namespace
 
 namespace detail {
 
 recvmsg_base::recvmsg_base(socket& owner, std::span<std::byte> buffer_, bool want_sender_, timeout limit) noexcept
-    : socket_op(recvmsg_steps, owner, limit), buffer(buffer_), want_sender(want_sender_) {}
+    : socket_op(ops::recvmsg_steps<&recvmsg_view>, owner, limit), buffer(buffer_), want_sender(want_sender_) {}
 
 }  // namespace detail
 
@@ -74,7 +72,7 @@ result<received_from> recv_from_op::await_resume() noexcept {
 }
 
 send_to_op::send_to_op(socket& owner, const address& to_, std::span<const std::byte> data_, timeout limit) noexcept
-    : socket_op(send_to_steps, owner, limit), to(to_), data(data_) {}
+    : socket_op(ops::sendmsg_steps<&send_to_view>, owner, limit), to(to_), data(data_) {}
 
 result<std::size_t> send_to_op::await_resume() noexcept {
     auto r = finish();

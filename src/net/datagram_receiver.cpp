@@ -2,10 +2,10 @@
 //
 // Design notes
 // - The kernel picks a buffer from the ring for every datagram and writes an
-//   io_uring_recvmsg_out header, the sender's address and the payload into
-//   it; the CQE carries the buffer id and the total length. Payload length
-//   and truncation (MSG_TRUNC) come from that header, parsed with liburing's
-//   io_uring_recvmsg_validate / _payload / _payload_length (present in 2.3).
+//   header, the sender's address and the payload into it; the completion
+//   carries the buffer id and the total length. Payload length and
+//   truncation (MSG_TRUNC) come from that header, parsed in core
+//   (ops::parse_selected_datagram).
 // - Completions are queued in the receiver; a batch hands out views into the
 //   buffers, which go back to the ring at the start of the next call. When
 //   every buffer is out the kernel ends the multishot (ENOBUFS); the next
@@ -16,7 +16,7 @@
 //   means a kernel without multishot recvmsg: fall back to plain recvmsg.
 // - The operation is registered on the shard's root stop token, so a stopping
 //   runtime ends it and the shard can drain its ring. A waiter with a timeout
-//   owns an IORING_OP_TIMEOUT and resumes only once that has completed (it
+//   owns a timer op and resumes only once that has completed (it
 //   lives in the waiter's frame) — the pattern of net::listener's accept.
 // - Measured, and multishot kept as the default (bench/udp_fastpath.cpp under
 //   chrt -f 10: a UDP echo on one pinned shard, a blocking sendmmsg/recvmmsg
@@ -45,24 +45,23 @@ ringlet::detail::shard* current_shard() noexcept { return ringlet::detail::shard
 
 constexpr std::uint32_t plain_flag = 1u << 31;  // queue entries of plain mode (never a CQE flag we keep)
 
-void prepare_receive(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
+namespace ops = ringlet::detail::ops;
+
+ops::selected_args selected_view(ringlet::detail::io_op& op) noexcept {
     datagram_receiver& r = *static_cast<recvmsg_multishot&>(op).owner;
-    if (r.how == datagram_receiver::mode::multishot) {
-        io_uring_prep_recvmsg_multishot(sqe, r.fd, &r.header, 0);
-        sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = r.buffers.group();
-        return;
-    }
+    return {r.fd, r.buffers.group(), &r.header};
+}
+
+ops::message_args plain_view(ringlet::detail::io_op& op) noexcept {
+    datagram_receiver& r = *static_cast<recvmsg_multishot&>(op).owner;
     r.plain_part = {r.plain_buffer.data(), r.plain_buffer.size()};
     r.header = {};
     r.header.msg_name = &r.plain_name;
     r.header.msg_namelen = sizeof r.plain_name;
     r.header.msg_iov = &r.plain_part;
     r.header.msg_iovlen = 1;
-    io_uring_prep_recvmsg(sqe, r.fd, &r.header, 0);
+    return {r.fd, &r.header, 0};
 }
-
-constexpr ringlet::detail::op_steps receive_steps{&prepare_receive, nullptr, nullptr};
 
 void receive_done(ringlet::detail::io_op& op, int res, std::uint32_t flags, bool more) noexcept {
     static_cast<recvmsg_multishot&>(op).owner->on_completion(res, flags, more);
@@ -82,8 +81,13 @@ address sender_address(const sockaddr* name, socklen_t length) noexcept {
 
 // --- datagram_receiver ----------------------------------------------------------
 
-recvmsg_multishot::recvmsg_multishot(datagram_receiver& r) noexcept : io_op(receive_steps), owner(&r) {
+recvmsg_multishot::recvmsg_multishot(datagram_receiver& r) noexcept : io_op(ops::recvmsg_steps<&plain_view>), owner(&r) {
     set_completion(&receive_done);
+}
+
+void recvmsg_multishot::choose() noexcept {
+    if (owner->how == datagram_receiver::mode::multishot) set_steps(ops::recvmsg_selected_steps<&selected_view>);
+    else set_steps(ops::recvmsg_steps<&plain_view>);
 }
 
 datagram_receiver::datagram_receiver(int fd_, int family, const batch_options& options_)
@@ -107,8 +111,8 @@ std::error_code datagram_receiver::ensure_armed() noexcept {
         how = mode::plain;
         if (options.multishot) {
             // Exactly the header, the name and max_datagram_size: a longer payload is truncated.
-            const auto size = static_cast<unsigned>(sizeof(io_uring_recvmsg_out) + name_size + options.max_datagram_size);
-            if (buffers.setup(ringlet::detail::as_uring(here->io())->raw(), options.buffers, size) == 0) how = mode::multishot;
+            const auto size = static_cast<unsigned>(ops::selected_datagram_header() + name_size + options.max_datagram_size);
+            if (buffers.setup(here->io(), options.buffers, size) == 0) how = mode::multishot;
         }
         header = {};
         header.msg_namelen = name_size;
@@ -123,6 +127,7 @@ std::error_code datagram_receiver::ensure_armed() noexcept {
     }
     if (how == mode::plain && count > 0) return {};  // the one buffer still holds an unread datagram
     cancel_sent = false;
+    op.choose();
     if (!op.start(std::noop_coroutine(), root)) return op.outcome().error();
     armed = true;
     return {};
@@ -160,7 +165,7 @@ void datagram_receiver::on_completion(int res, std::uint32_t flags, bool more) n
     }
     if (how == mode::plain) {
         if (res != -ECANCELED) push(res, plain_flag | static_cast<std::uint32_t>(header.msg_flags));
-    } else if (res >= 0 && (flags & IORING_CQE_F_BUFFER)) {
+    } else if (res >= 0 && ops::has_selected_buffer(flags)) {
         saw_datagram = true;
         push(res, flags);
     } else if (res == -EINVAL && !saw_datagram && !more) {
@@ -204,15 +209,14 @@ bool datagram_receiver::parse(const entry& e, datagram& out) noexcept {
         name = reinterpret_cast<const sockaddr*>(&plain_name);
         name_length = header.msg_namelen;
     } else {
-        const auto id = static_cast<std::uint16_t>(e.flags >> IORING_CQE_BUFFER_SHIFT);
+        const auto id = ops::selected_buffer(e.flags);
         handed.push_back(id);
-        io_uring_recvmsg_out* o = io_uring_recvmsg_validate(buffers.buffer(id), e.res, &header);
-        if (!o) return false;
-        const auto length = io_uring_recvmsg_payload_length(o, e.res, &header);
-        out.payload = {static_cast<const std::byte*>(io_uring_recvmsg_payload(o, &header)), length};
-        out.truncated = (o->flags & MSG_TRUNC) != 0;
-        name = static_cast<const sockaddr*>(io_uring_recvmsg_name(o));
-        name_length = std::min<socklen_t>(o->namelen, header.msg_namelen);
+        ops::selected_datagram parts;
+        if (!ops::parse_selected_datagram(buffers.buffer(id), e.res, header, parts)) return false;
+        out.payload = parts.payload;
+        out.truncated = parts.truncated;
+        name = parts.name;
+        name_length = parts.name_size;
     }
     out.from = sender_address(name, name_length);
     return true;
@@ -235,7 +239,7 @@ result<std::span<const datagram>> datagram_receiver::collect() noexcept {
 
 void datagram_receiver::release() noexcept {
     ringlet::detail::shard* here = current_shard();
-    buffers.release(here && here == home ? ringlet::detail::as_uring(here->io())->raw() : nullptr);
+    buffers.release(here && here == home ? &here->io() : nullptr);
 }
 
 void abandon(datagram_receiver* r) noexcept {

@@ -1,13 +1,13 @@
 // The receiver behind datagram_socket::receive_batch(): one multishot
-// IORING_OP_RECVMSG on a ring of provided buffers, or one plain recvmsg per
-// call where the kernel lacks them. Private to src/net.
+// recvmsg on a ring of provided buffers, or one plain recvmsg per call where
+// the backend or the kernel lacks them. Private to src/net.
 //
 // Thread safety: touched only by the shard of its first receive_batch().
 #pragma once
 
-#include "core/uring_backend.hpp"
+#include "core/buffer_ring.hpp"
+#include "core/ops/ops.hpp"
 #include "core/shard.hpp"
-#include "net/buffer_ring.hpp"
 
 #include <ringlet/net/datagram.hpp>
 
@@ -27,6 +27,8 @@ class datagram_receiver;
 class recvmsg_multishot final : public ringlet::detail::io_op {
 public:
     explicit recvmsg_multishot(datagram_receiver& owner) noexcept;
+    /// What the next start() arms, from the receiver's mode.
+    void choose() noexcept;
     datagram_receiver* owner;
 };
 
@@ -60,7 +62,7 @@ public:
     iovec plain_part{};
     sockaddr_storage plain_name{};
     std::vector<std::byte> plain_buffer;
-    buffer_ring buffers;
+    ringlet::detail::buffer_ring buffers;
     recvmsg_multishot op;
 
     std::vector<entry> queue;  // circular

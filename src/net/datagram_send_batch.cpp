@@ -1,5 +1,6 @@
 // datagram_socket::send_batch(): one non-blocking sendmmsg(2) per 64
-// datagrams, and IORING_OP_SENDMSG in one io_uring_enter for what must wait.
+// datagrams, and one sendmsg operation each (submitted together, in one
+// kernel entry) for what must wait.
 //
 // Design notes
 // - Direct first. A UDP send never has to wait unless the socket buffer is
@@ -18,7 +19,7 @@
 //   generator on CPU 1, 4 sockets x 32 in flight, median of the same-round
 //   ratios ringlet / baseline, a shared 2-vCPU VM at load average 2..12):
 //                                                        64 B     1400 B
-//     every datagram an IORING_OP_SENDMSG + linked
+//     every datagram a sendmsg operation + linked
 //     timeout (the example passes a 1 s limit)           0.79x    0.79x   (3 rounds)
 //     the same without a limit                          ~0.93x (one noisy check, not side by side)
 //     direct sendmmsg, the ring only on EAGAIN (kept)    0.988x   0.981x  (3 rounds x 3 s)
@@ -26,7 +27,7 @@
 //                                                        1.011x   0.946x  (5 rounds x 3 s)
 //     ... its server CPU per echoed datagram             0.997x   1.005x  (first 5-round run)
 //                                                        0.996x   1.042x  (second 5-round run)
-//   With the direct path the server makes one sendmmsg and one io_uring_enter
+//   With the direct path the server makes one sendmmsg and one kernel entry
 //   per batch (strace -c) where the baseline makes recvmmsg, sendmmsg and
 //   epoll_wait; ~97 % of its time is the kernel's UDP path (perf). The load
 //   generator, 95 % busy, limits those runs, so both servers land within the
@@ -50,8 +51,7 @@
 //   frame pool), so a steady stream of batches allocates nothing. A second
 //   send_batch() running at the same time on the same socket gets temporary
 //   storage.
-#include "core/backend.hpp"
-#include "core/uring_backend.hpp"
+#include "core/ops/ops.hpp"
 #include "core/shard.hpp"
 
 #include <ringlet/net/datagram.hpp>
@@ -73,7 +73,7 @@ struct slot_batch;
 
 class send_slot final : public detail::socket_op {
 public:
-    send_slot(socket& owner, timeout limit) noexcept : socket_op(steps, owner, limit) { set_completion(&completed); }
+    send_slot(socket& owner, timeout limit) noexcept : socket_op(ringlet::detail::ops::sendmsg_steps<&send_slot::view>, owner, limit) { set_completion(&completed); }
 
     void load(const outgoing_datagram& d, slot_batch* owner_batch) noexcept {
         data = d.data;
@@ -91,8 +91,7 @@ public:
     int res = 0;
 
 private:
-    static const ringlet::detail::op_steps steps;
-    static void prepare(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept;
+    static ringlet::detail::ops::message_args view(ringlet::detail::io_op& op) noexcept;
     static void completed(ringlet::detail::io_op& op, int res, std::uint32_t flags, bool more) noexcept;
 };
 
@@ -101,7 +100,7 @@ struct slot_batch {
     std::coroutine_handle<> waiter;
 };
 
-void send_slot::prepare(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
+ringlet::detail::ops::message_args send_slot::view(ringlet::detail::io_op& op) noexcept {
     auto& self = static_cast<send_slot&>(op);
     self.part = {const_cast<std::byte*>(self.data.data()), self.data.size()};
     self.message = {};
@@ -111,10 +110,8 @@ void send_slot::prepare(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept 
     }
     self.message.msg_iov = &self.part;
     self.message.msg_iovlen = 1;
-    io_uring_prep_sendmsg(sqe, self.fd(), &self.message, MSG_NOSIGNAL);
+    return {self.fd(), &self.message, 0};  // the steps add MSG_NOSIGNAL
 }
-
-const ringlet::detail::op_steps send_slot::steps{&send_slot::prepare, nullptr, nullptr};
 
 void send_slot::completed(ringlet::detail::io_op& op, int res, std::uint32_t, bool more) noexcept {
     if (more) return;

@@ -8,7 +8,7 @@
 //   completion closes any late connection and frees the state).
 // - The multishot is registered on the shard's root stop token, so a stopping
 //   runtime ends it and the shard can drain its ring.
-// - A waiter with a timeout owns an IORING_OP_TIMEOUT. Whichever comes first —
+// - A waiter with a timeout owns a timer op. Whichever comes first —
 //   a connection, the timer, a stop — decides the outcome; the waiter resumes
 //   only once its timer has delivered its own completion, because the timer
 //   lives in the waiter's frame. A connection that arrives after its waiter
@@ -16,9 +16,7 @@
 // - A multishot ended by an error (EMFILE, ...) is not re-armed at once,
 //   which would spin; the error goes to the waiters and the next accept()
 //   re-arms.
-#include "net/ops/accept.hpp"
-
-#include "core/uring_backend.hpp"
+#include "core/ops/ops.hpp"
 #include "core/shard.hpp"
 
 #include <ringlet/net/listener.hpp>
@@ -43,11 +41,10 @@ void schedule(std::coroutine_handle<> h) noexcept { ringlet::detail::shard::curr
 
 class multishot_accept final : public ringlet::detail::io_op {
 public:
-    explicit multishot_accept(listener_state& owner) noexcept : io_op(steps), state(&owner) {
-        set_completion(&completed);
-    }
-    static const ringlet::detail::op_steps steps;
-    static void prepare(io_op& op, io_uring_sqe* sqe) noexcept;
+    explicit multishot_accept(listener_state& owner) noexcept;
+    /// Multishot, or one connection per submission (kernels before 5.19).
+    void choose(bool multishot) noexcept;
+    static ringlet::detail::ops::fd_args view(io_op& op) noexcept;
     static void completed(io_op& op, int res, std::uint32_t flags, bool more) noexcept;
     listener_state* state;
 };
@@ -57,20 +54,20 @@ struct listener_state {
     ~listener_state() { close_queued(); }
 
     void push_waiter(accept_wait* w) noexcept {
-        w->prev = tail;
-        w->next = nullptr;
-        if (tail) tail->next = w;
+        w->prev_ = tail;
+        w->next_ = nullptr;
+        if (tail) tail->next_ = w;
         else head = w;
         tail = w;
-        w->linked = true;
+        w->linked_ = true;
     }
     void remove_waiter(accept_wait* w) noexcept {
-        if (w->prev) w->prev->next = w->next;
-        else head = w->next;
-        if (w->next) w->next->prev = w->prev;
-        else tail = w->prev;
-        w->prev = w->next = nullptr;
-        w->linked = false;
+        if (w->prev_) w->prev_->next_ = w->next_;
+        else head = w->next_;
+        if (w->next_) w->next_->prev_ = w->prev_;
+        else tail = w->prev_;
+        w->prev_ = w->next_ = nullptr;
+        w->linked_ = false;
     }
     void fail_waiters(std::error_code error) noexcept {
         while (accept_wait* w = head) {
@@ -120,12 +117,19 @@ struct listener_state {
     bool orphaned = false;
 };
 
-void multishot_accept::prepare(io_op& op, io_uring_sqe* sqe) noexcept {
-    listener_state& s = *static_cast<multishot_accept&>(op).state;
-    prepare_listener_accept(sqe, s.sock.fd(), s.multishot);
+multishot_accept::multishot_accept(listener_state& owner) noexcept
+    : io_op(ringlet::detail::ops::accept_multishot_steps<&multishot_accept::view>), state(&owner) {
+    set_completion(&completed);
 }
 
-const ringlet::detail::op_steps multishot_accept::steps{&multishot_accept::prepare, nullptr, nullptr};
+void multishot_accept::choose(bool multishot) noexcept {
+    namespace ops = ringlet::detail::ops;
+    set_steps(multishot ? ops::accept_multishot_steps<&multishot_accept::view> : ops::accept_steps<&multishot_accept::view>);
+}
+
+ringlet::detail::ops::fd_args multishot_accept::view(io_op& op) noexcept {
+    return {static_cast<multishot_accept&>(op).state->sock.fd(), 0};
+}
 
 void multishot_accept::completed(io_op& op, int res, std::uint32_t, bool more) noexcept {
     static_cast<multishot_accept&>(op).state->on_completion(res, more);
@@ -139,6 +143,8 @@ void listener_state::ensure_armed() noexcept {
     home = here;
     if (!root.stop_possible()) root = here->root_token();
     cancel_sent = false;
+    if (multishot && !here->io().supports(ringlet::detail::capability::multishot_accept)) multishot = false;
+    accepter.choose(multishot);
     if (!accepter.start(std::noop_coroutine(), root)) return fail_waiters(accepter.outcome().error());
     armed = true;
 }
@@ -198,7 +204,7 @@ accept_timer::accept_timer(accept_wait& waiter) noexcept : owner(&waiter) {
 accept_wait::accept_wait(listener_state* state, timeout limit) noexcept
     : stop_callback_base(&on_stop), state_(state), limit_(limit), timer_(*this) {}
 
-accept_wait::~accept_wait() { assert(!linked && !timer_armed_ && "accept() abandoned while in flight"); }
+accept_wait::~accept_wait() { assert(!linked_ && !timer_armed_ && "accept() abandoned while in flight"); }
 
 bool accept_wait::await_ready() noexcept {
     if (!state_ || state_->closed) {
@@ -247,7 +253,7 @@ void accept_wait::deliver(result<int> outcome) noexcept {
 
 void accept_wait::on_timer() noexcept {
     timer_armed_ = false;
-    if (linked) {
+    if (linked_) {
         state_->remove_waiter(this);
         outcome_ = unexpected{errc::timed_out};
         deregister();
@@ -257,7 +263,7 @@ void accept_wait::on_timer() noexcept {
 
 void accept_wait::on_stop(stop_callback_base* self) noexcept {
     auto* w = static_cast<accept_wait*>(self);
-    if (w->linked) {
+    if (w->linked_) {
         w->state_->remove_waiter(w);
         w->outcome_ = unexpected{errc::operation_canceled};
     }
@@ -269,7 +275,7 @@ void accept_wait::on_stop(stop_callback_base* self) noexcept {
 }
 
 void accept_wait::resume_if_done() noexcept {
-    if (linked || timer_armed_ || resumed_) return;
+    if (linked_ || timer_armed_ || resumed_) return;
     resumed_ = true;
     schedule(waiter_);
 }

@@ -19,7 +19,7 @@
 //   generator was >= 95 % busy: it cannot tell them apart); 64 B at a fixed
 //   50,000 requests/s: 1.02x server CPU per request. The reason is the cache:
 //   the armed multishot recvs of a whole loop turn (up to 40 task-work items
-//   per io_uring_enter, each reading everything queued on its socket) copy
+//   per kernel entry, each reading everything queued on its socket) copy
 //   ~2 MiB into ring buffers before the echo's sends of the next turn copy
 //   it out again, by then from memory: perf put the send's copy at 1.4 us
 //   per 16 KiB against 0.4 us for an epoll server that writes each 64 KiB
@@ -29,7 +29,7 @@
 //   out while they are still in cache; the kernel also keeps its flow control
 //   (nothing is read ahead of the application).
 // - Against the older variants (same bench): a single-shot recv with
-//   IOSQE_BUFFER_SELECT per call, 16 KiB depth 16: 1.67x requests/s; plain
+//   a kernel-selected buffer per call, 16 KiB depth 16: 1.67x requests/s; plain
 //   read_some into a 64 KiB array per connection (which an idle connection
 //   would hold): 1.70x. Small messages: 0.93-1.05x, load-generator-bound.
 // - Multishot mode: arrivals queue per stream until receive() takes them,
@@ -72,7 +72,7 @@ ringlet::detail::shard* current_shard() noexcept { return ringlet::detail::shard
 
 // --- receive_pool ----------------------------------------------------------------
 
-receive_pool::receive_pool(io_uring* io) noexcept : io_(io) {
+receive_pool::receive_pool(ringlet::detail::backend& io) noexcept : io_(&io) {
     try {
         spares_.reserve(kSparesKept);  // so that recycle() never allocates
     } catch (const std::bad_alloc&) {
@@ -83,7 +83,7 @@ receive_pool* receive_pool::current() noexcept {
     if (shard_pool) return shard_pool;
     auto* shard = current_shard();
     if (!shard) return nullptr;
-    auto* pool = new (std::nothrow) receive_pool(ringlet::detail::as_uring(shard->io())->raw());
+    auto* pool = new (std::nothrow) receive_pool(shard->io());
     if (!pool) return nullptr;
     try {
         shard->at_exit([] { delete std::exchange(shard_pool, nullptr); });
@@ -96,7 +96,7 @@ receive_pool* receive_pool::current() noexcept {
 }
 
 bool receive_pool::ring_ready() noexcept {
-    if (!std::exchange(ring_tried_, true)) (void)ring_.setup(io_, kReceiveBuffers, kReceiveBufferSize);
+    if (!std::exchange(ring_tried_, true)) (void)ring_.setup(*io_, kReceiveBuffers, kReceiveBufferSize);
     return ring_.ready();
 }
 
@@ -123,20 +123,21 @@ receive_pool* receive_pool::existing() noexcept { return shard_pool; }
 
 // --- stream_receiver -------------------------------------------------------------
 
-void prepare_stream_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
-    stream_receiver& r = *static_cast<stream_recv&>(op).owner;
-    if (r.how_ == stream_receiver::mode::readiness) {
-        io_uring_prep_poll_multishot(sqe, r.fd, POLLIN | POLLRDHUP);
-    } else if (r.how_ == stream_receiver::mode::multishot && !r.plain_once_) {
-        io_uring_prep_recv_multishot(sqe, r.fd, nullptr, 0, 0);
-        sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = r.pool_->group();
-    } else {
-        io_uring_prep_recv(sqe, r.fd, r.plain_buffer_.get(), kFallbackSize, 0);
-    }
+namespace ops = ringlet::detail::ops;
+
+ops::fd_args stream_recv::poll_view(io_op& op) noexcept {
+    return {static_cast<stream_recv&>(op).owner->fd, POLLIN | POLLRDHUP};
 }
 
-constexpr ringlet::detail::op_steps stream_recv_steps{&prepare_stream_recv, nullptr, nullptr};
+ops::selected_args stream_recv::selected_view(io_op& op) noexcept {
+    stream_receiver& r = *static_cast<stream_recv&>(op).owner;
+    return {r.fd, r.pool_->group(), nullptr};
+}
+
+ops::buffer_args stream_recv::plain_view(io_op& op) noexcept {
+    stream_receiver& r = *static_cast<stream_recv&>(op).owner;
+    return {r.fd, r.plain_buffer_.get(), kFallbackSize, 0};
+}
 
 namespace {
 
@@ -146,8 +147,15 @@ void stream_recv_done(ringlet::detail::io_op& op, int res, std::uint32_t flags, 
 
 }  // namespace
 
-stream_recv::stream_recv(stream_receiver& r) noexcept : io_op(stream_recv_steps), owner(&r) {
+stream_recv::stream_recv(stream_receiver& r) noexcept : io_op(ops::poll_multishot_steps<&poll_view>), owner(&r) {
     set_completion(&stream_recv_done);
+}
+
+void stream_recv::choose() noexcept {
+    const stream_receiver& r = *owner;
+    if (r.how_ == stream_receiver::mode::readiness) set_steps(ops::poll_multishot_steps<&poll_view>);
+    else if (r.how_ == stream_receiver::mode::multishot && !r.plain_once_) set_steps(ops::recv_selected_steps<&selected_view>);
+    else set_steps(ops::recv_steps<&plain_view>);
 }
 
 stream_receiver::mode stream_receiver::initial_mode(receive_pool* pool, receive_mode wanted) noexcept {
@@ -179,6 +187,7 @@ std::error_code stream_receiver::ensure_armed() noexcept {
     }
     armed_plain_ = plain;
     cancel_sent_ = false;
+    op_.choose();
     if (!op_.start(std::noop_coroutine(), here->root_token())) return op_.outcome().error();
     armed_ = true;
     return {};
@@ -207,8 +216,8 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
         armed_ = false;
         op_.deregister();
     }
-    const bool has_buffer = (flags & IORING_CQE_F_BUFFER) != 0;
-    const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+    const bool has_buffer = ringlet::detail::ops::has_selected_buffer(flags);
+    const auto id = ringlet::detail::ops::selected_buffer(flags);
     if (orphaned_) {
         if (has_buffer) pool_->give_back(id);
         if (!more) delete this;
@@ -235,7 +244,7 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
         } else if (has_buffer) {
             saw_bytes_ = true;
             push({res, id, false});
-        } else if (res == -ENOBUFS || (res == 0 && (flags & IORING_CQE_F_SOCK_NONEMPTY))) {
+        } else if (res == -ENOBUFS || (res == 0 && ringlet::detail::ops::socket_nonempty(flags))) {
             // Every buffer is out: the bytes wait in the socket. (Linux 6.18
             // was seen ending a multishot recv on an empty ring with 0 and
             // SOCK_NONEMPTY instead of ENOBUFS: bytes wait, so not the end.)

@@ -11,9 +11,9 @@
 // Thread safety: touched only by the shard of its first receive().
 #pragma once
 
-#include "core/uring_backend.hpp"
+#include "core/buffer_ring.hpp"
+#include "core/ops/ops.hpp"
 #include "core/shard.hpp"
-#include "net/buffer_ring.hpp"
 
 #include <ringlet/net/receive.hpp>
 
@@ -39,7 +39,7 @@ public:
     /// shard or when out of memory.
     static receive_pool* current() noexcept;
 
-    explicit receive_pool(io_uring* io) noexcept;
+    explicit receive_pool(ringlet::detail::backend& io) noexcept;
     /// Whether the ring of provided buffers is there: mapped and registered
     /// on the first call (only multishot receivers use it); false when the
     /// kernel has no buffer rings.
@@ -64,8 +64,8 @@ public:
     ~receive_pool() { ring_.release(io_); }
 
 private:
-    io_uring* io_;  // the shard's ring it is registered on
-    buffer_ring ring_;
+    ringlet::detail::backend* io_;  // the shard's backend it is registered with
+    ringlet::detail::buffer_ring ring_;
     bool ring_tried_ = false;
     std::vector<std::unique_ptr<std::byte[]>> spares_;  // capacity kSparesKept
 };
@@ -78,7 +78,14 @@ class stream_receiver;
 class stream_recv final : public ringlet::detail::io_op {
 public:
     explicit stream_recv(stream_receiver& owner) noexcept;
+    /// What the next start() arms, from the receiver's mode.
+    void choose() noexcept;
     stream_receiver* owner;
+
+private:
+    static ringlet::detail::ops::fd_args poll_view(io_op& op) noexcept;
+    static ringlet::detail::ops::selected_args selected_view(io_op& op) noexcept;
+    static ringlet::detail::ops::buffer_args plain_view(io_op& op) noexcept;
 };
 
 class stream_receiver {
@@ -136,7 +143,7 @@ private:
         bool plain;
     };
 
-    friend void prepare_stream_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept;
+    friend class stream_recv;
     void push(entry e);
     void fill_slot(entry e) noexcept;
     static mode initial_mode(receive_pool* pool, receive_mode wanted) noexcept;

@@ -69,6 +69,9 @@ public:
 
 protected:
     void set_completion(completion_fn fn) noexcept { completion_ = fn; }
+    /// Changes what the next start() runs (an owner that re-arms one op in
+    /// different ways: multishot or single-shot). Not while in flight.
+    void set_steps(const op_steps& steps) noexcept { steps_ = &steps; }
     std::coroutine_handle<> waiter_;
 
 private:

@@ -73,9 +73,6 @@ public:
     /// Hands the outcome over; the waiter resumes once its timer is gone.
     void deliver(result<int> outcome) noexcept;
     void on_timer() noexcept;
-    accept_wait* next = nullptr;
-    accept_wait* prev = nullptr;
-    bool linked = false;
 
 protected:
     /// The accepted descriptor or the error; call once, from await_resume.
@@ -85,6 +82,10 @@ private:
     static void on_stop(stop_callback_base* self) noexcept;
     void resume_if_done() noexcept;
 
+    friend struct listener_state;  // links the FIFO of waiters
+    accept_wait* next_ = nullptr;
+    accept_wait* prev_ = nullptr;
+    bool linked_ = false;
     listener_state* state_;
     timeout limit_;
     result<int> outcome_ = unexpected{errc::operation_canceled};

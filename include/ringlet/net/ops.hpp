@@ -119,6 +119,8 @@ public:
     result<void> await_resume() noexcept;
 
     address peer;
+    /// Set once a non-blocking connect(2) is under way (readiness backends).
+    bool started = false;
 };
 
 /// accept4(2) of one connection, SOCK_CLOEXEC: yields the connected socket.

@@ -12,10 +12,9 @@
 
 namespace ringlet::net::detail {
 
-/// IORING_OP_ASYNC_CANCEL with IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL:
-/// yields how many operations were found, or ENOENT when none was, or EINVAL on
-/// kernels before 5.19 that cannot cancel by descriptor.
-/// @see io_uring_prep_cancel_fd(3)
+/// Cancels every operation on the descriptor (src/core/ops/shutdown_close.cpp):
+/// yields how many operations were found, or ENOENT when none was, or EINVAL
+/// where the backend cannot cancel by descriptor (kernels before 5.19).
 class [[nodiscard]] cancel_fd_op final : public ringlet::detail::io_op {
 public:
     explicit cancel_fd_op(int fd) noexcept;
@@ -25,7 +24,7 @@ public:
     int fd;
 };
 
-/// IORING_OP_CLOSE. @see io_uring_prep_close(3), close(2)
+/// close(2) as an operation. @see close(2)
 class [[nodiscard]] close_op final : public ringlet::detail::io_op {
 public:
     explicit close_op(int fd) noexcept;

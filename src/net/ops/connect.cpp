@@ -1,23 +1,20 @@
-// Prepare step of connect_op (IORING_OP_CONNECT).
-#include "core/backend.hpp"
-#include "core/uring_backend.hpp"
+// connect_op (steps: src/core/ops/connect.cpp).
+#include "core/ops/ops.hpp"
 
 #include <ringlet/net/socket.hpp>
 
 namespace ringlet::net {
 namespace {
 
-void prepare_connect(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
+ringlet::detail::ops::connect_args connect_view(ringlet::detail::io_op& op) noexcept {
     auto& self = static_cast<connect_op&>(op);
-    io_uring_prep_connect(sqe, self.fd(), self.peer.data(), self.peer.size());
+    return {self.fd(), self.peer.data(), self.peer.size(), &self.started};
 }
-
-constexpr ringlet::detail::op_steps connect_steps{&prepare_connect, nullptr, nullptr};
 
 }  // namespace
 
 connect_op::connect_op(socket& owner, const address& peer_, timeout limit) noexcept
-    : socket_op(connect_steps, owner, limit), peer(peer_) {}
+    : socket_op(ringlet::detail::ops::connect_steps<&connect_view>, owner, limit), peer(peer_) {}
 
 result<void> connect_op::await_resume() noexcept {
     if (auto r = finish(); !r) return unexpected{r.error()};

@@ -1,23 +1,20 @@
-// Prepare step of recv_op (IORING_OP_RECV).
-#include "core/backend.hpp"
-#include "core/uring_backend.hpp"
+// recv_op (steps: src/core/ops/recv_send.cpp).
+#include "core/ops/ops.hpp"
 
 #include <ringlet/net/socket.hpp>
 
 namespace ringlet::net {
 namespace {
 
-void prepare_recv(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
+ringlet::detail::ops::buffer_args recv_view(ringlet::detail::io_op& op) noexcept {
     auto& self = static_cast<recv_op&>(op);
-    io_uring_prep_recv(sqe, self.fd(), self.buffer.data(), self.buffer.size(), self.flags);
+    return {self.fd(), self.buffer.data(), self.buffer.size(), self.flags};
 }
-
-constexpr ringlet::detail::op_steps recv_steps{&prepare_recv, nullptr, nullptr};
 
 }  // namespace
 
 recv_op::recv_op(socket& owner, std::span<std::byte> buffer_, int flags_, timeout limit, std::error_code refused) noexcept
-    : socket_op(recv_steps, owner, limit, refused), buffer(buffer_), flags(flags_) {}
+    : socket_op(ringlet::detail::ops::recv_steps<&recv_view>, owner, limit, refused), buffer(buffer_), flags(flags_) {}
 
 result<std::size_t> recv_op::await_resume() noexcept {
     auto r = finish();

@@ -1,22 +1,20 @@
-// Prepare step of shutdown_op (IORING_OP_SHUTDOWN).
-#include "core/backend.hpp"
-#include "core/uring_backend.hpp"
+// shutdown_op (steps: src/core/ops/shutdown_close.cpp).
+#include "core/ops/ops.hpp"
 
 #include <ringlet/net/socket.hpp>
 
 namespace ringlet::net {
 namespace {
 
-void prepare_shutdown(ringlet::detail::io_op& op, io_uring_sqe* sqe) noexcept {
+ringlet::detail::ops::fd_args shutdown_view(ringlet::detail::io_op& op) noexcept {
     auto& self = static_cast<shutdown_op&>(op);
-    io_uring_prep_shutdown(sqe, self.fd(), self.how);
+    return {self.fd(), self.how};
 }
-
-constexpr ringlet::detail::op_steps shutdown_steps{&prepare_shutdown, nullptr, nullptr};
 
 }  // namespace
 
-shutdown_op::shutdown_op(socket& owner, int how_) noexcept : socket_op(shutdown_steps, owner, {}), how(how_) {}
+shutdown_op::shutdown_op(socket& owner, int how_) noexcept
+    : socket_op(ringlet::detail::ops::shutdown_steps<&shutdown_view>, owner, {}), how(how_) {}
 
 result<void> shutdown_op::await_resume() noexcept {
     if (auto r = finish(); !r) return unexpected{r.error()};

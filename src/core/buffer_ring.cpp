@@ -1,11 +1,13 @@
 // detail::buffer_ring (see buffer_ring.hpp).
-#include "net/buffer_ring.hpp"
+#include "core/buffer_ring.hpp"
+
+#include "core/uring_backend.hpp"
 
 #include <sys/mman.h>
 
 #include <cerrno>
 
-namespace ringlet::net::detail {
+namespace ringlet::detail {
 namespace {
 
 std::size_t round_up(std::size_t n, std::size_t to) noexcept { return (n + to - 1) / to * to; }
@@ -13,9 +15,14 @@ std::size_t round_up(std::size_t n, std::size_t to) noexcept { return (n + to - 
 // Group ids are per io_uring; each shard's thread hands them out in turn.
 thread_local std::uint16_t next_group = 0x4000;
 
+io_uring_buf_ring* as_buf_ring(void* r) noexcept { return static_cast<io_uring_buf_ring*>(r); }
+
 }  // namespace
 
-int buffer_ring::setup(io_uring* ring, unsigned count, unsigned size) noexcept {
+int buffer_ring::setup(backend& owner, unsigned count, unsigned size) noexcept {
+    uring_backend* uring = as_uring(owner);
+    if (!uring || !owner.supports(capability::buffer_rings)) return -EOPNOTSUPP;
+    io_uring* ring = uring->raw();
     stride_ = static_cast<unsigned>(round_up(size, 64));
     ring_bytes_ = round_up(count * sizeof(io_uring_buf), 4096);
     buffer_bytes_ = round_up(std::size_t{count} * stride_, 4096);
@@ -27,11 +34,11 @@ int buffer_ring::setup(io_uring* ring, unsigned count, unsigned size) noexcept {
         ::munmap(r, ring_bytes_);
         return -err;
     }
-    ring_ = static_cast<io_uring_buf_ring*>(r);
+    ring_ = r;
     buffers_ = static_cast<std::byte*>(b);
     count_ = count;
     size_ = size;
-    io_uring_buf_ring_init(ring_);
+    io_uring_buf_ring_init(as_buf_ring(ring_));
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring_);
     reg.ring_entries = count;
@@ -47,14 +54,14 @@ int buffer_ring::setup(io_uring* ring, unsigned count, unsigned size) noexcept {
         release(nullptr);
         return rc;
     }
-    registered_on_ = ring;
+    registered_on_ = &owner;
     for (unsigned id = 0; id < count; ++id) give_back(static_cast<std::uint16_t>(id));
     publish();
     return 0;
 }
 
-void buffer_ring::release(io_uring* ring) noexcept {
-    if (registered_on_ && registered_on_ == ring) io_uring_unregister_buf_ring(ring, group_);
+void buffer_ring::release(backend* owner) noexcept {
+    if (registered_on_ && registered_on_ == owner) io_uring_unregister_buf_ring(static_cast<uring_backend*>(owner)->raw(), group_);
     registered_on_ = nullptr;
     if (ring_) ::munmap(ring_, ring_bytes_);
     if (buffers_) ::munmap(buffers_, buffer_bytes_);
@@ -63,14 +70,14 @@ void buffer_ring::release(io_uring* ring) noexcept {
 }
 
 void buffer_ring::give_back(std::uint16_t id) noexcept {
-    io_uring_buf_ring_add(ring_, buffer(id), size_, id, io_uring_buf_ring_mask(count_), static_cast<int>(pending_));
+    io_uring_buf_ring_add(as_buf_ring(ring_), buffer(id), size_, id, io_uring_buf_ring_mask(count_), static_cast<int>(pending_));
     ++pending_;
 }
 
 void buffer_ring::publish() noexcept {
     if (pending_ == 0) return;
-    io_uring_buf_ring_advance(ring_, static_cast<int>(pending_));
+    io_uring_buf_ring_advance(as_buf_ring(ring_), static_cast<int>(pending_));
     pending_ = 0;
 }
 
-}  // namespace ringlet::net::detail
+}  // namespace ringlet::detail
