@@ -274,7 +274,9 @@ backend_decision chosen_backend(backend_choice option) {
     }
     const io_uring_diagnosis d = classify_io_uring(observe_io_uring(err));
     if (requested == backend_choice::io_uring || !d.falls_back) {
-        throw std::runtime_error(io_uring_unavailable_message(err));
+        std::string message = io_uring_unavailable_message(err);
+        if (d.falls_back) message += " Or choose the backend auto (the default) to run on epoll here.";
+        throw std::runtime_error(message);
     }
     return {backend_kind::epoll,
             describe_setup_failure(err, d) + ". To use io_uring: " + d.remedy +

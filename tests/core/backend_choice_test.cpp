@@ -2,13 +2,21 @@
 // why io_uring_setup failed (a pure function over a snapshot, so every cause
 // is tested here whatever this machine allows), with the remedy for each.
 #include "core/backend_choice.hpp"
+#include "core/shard.hpp"
 
 #include <gtest/gtest.h>
 
+#include <seccomp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 using namespace ringlet;
 using detail::io_uring_cause;
@@ -259,4 +267,102 @@ TEST(BackendChoice, AutoChoosesIoUringWhereItWorks) {
     EXPECT_EQ(report.reason, "auto: io_uring_setup works here");
     runtime rt{{.shards = 1, .handle_signals = false}};
     EXPECT_EQ(rt.backend(), backend_choice::io_uring);
+}
+
+namespace {
+
+/// The kind of backend the calling shard runs on.
+task<detail::backend_kind> shard_backend_kind() {
+    co_return detail::shard::current()->io().kind();
+}
+
+/// Runs `body` in a forked child whose seccomp filter answers io_uring_setup
+/// with EPERM and whose stderr goes to a pipe; returns {what body returned,
+/// the child's stderr}.
+template <class Body>
+std::pair<std::string, std::string> run_under_filter(Body body) {
+    int result_pipe[2], err_pipe[2];
+    EXPECT_EQ(pipe(result_pipe), 0);
+    EXPECT_EQ(pipe(err_pipe), 0);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(result_pipe[0]);
+        close(err_pipe[0]);
+        dup2(err_pipe[1], 2);
+        unsetenv("RINGLET_BACKEND");
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+        if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(io_uring_setup), 0) != 0 ||
+            seccomp_load(ctx) != 0) {
+            _exit(3);
+        }
+        std::string text;
+        try {
+            text = body();
+        } catch (const std::exception& e) {
+            text = std::string("exception: ") + e.what();
+        }
+        [[maybe_unused]] auto n = write(result_pipe[1], text.data(), text.size());
+        _exit(0);
+    }
+    close(result_pipe[1]);
+    close(err_pipe[1]);
+    auto drain = [](int fd) {
+        std::string text;
+        char buf[1024];
+        for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+        close(fd);
+        return text;
+    };
+    std::string result = drain(result_pipe[0]);
+    std::string err = drain(err_pipe[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+    return {result, err};
+}
+
+const char* kind_name(detail::backend_kind kind) { return kind == detail::backend_kind::epoll ? "epoll" : "io_uring"; }
+
+}  // namespace
+
+TEST(BackendChoice, ShardsConstructTheChosenBackend) {
+    scoped_backend_env env{nullptr};
+    runtime rt{{.shards = 2, .backend = backend_choice::epoll, .handle_signals = false}};
+    EXPECT_EQ(rt.backend(), backend_choice::epoll);
+    std::atomic<int> epoll_shards{0};
+    rt.run_on_all([&](unsigned) -> task<void> {
+        const detail::backend_kind kind = co_await shard_backend_kind();
+        if (kind == detail::backend_kind::epoll) ++epoll_shards;
+    });
+    EXPECT_EQ(epoll_shards, 2);
+    if (detail::probe_io_uring() != 0) return;
+    runtime uring{{.shards = 1, .backend = backend_choice::io_uring, .handle_signals = false}};
+    EXPECT_EQ(uring.run([]() -> task<detail::backend_kind> { co_return co_await shard_backend_kind(); }),
+              detail::backend_kind::io_uring);
+}
+
+TEST(BackendChoice, AutoUnderASeccompFilterRunsOnEpollAndSaysSoOncePerProcess) {
+    const auto [result, err] = run_under_filter([] {
+        std::string kinds;
+        for (int i = 0; i < 2; ++i) {  // two runtimes, one line
+            runtime rt{{.shards = 1, .handle_signals = false}};
+            kinds += kind_name(rt.run([]() -> task<detail::backend_kind> { co_return co_await shard_backend_kind(); }));
+            kinds += ' ';
+        }
+        return kinds;
+    });
+    EXPECT_EQ(result, "epoll epoll ");
+    ASSERT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_EQ(err.rfind("ringlet: using epoll, not io_uring: io_uring_setup failed with Operation not permitted (EPERM", 0),
+              0u) << err;
+    EXPECT_TRUE(has(err, "a seccomp filter denies it")) << err;
+}
+
+TEST(BackendChoice, ExplicitEpollUnderAFilterSaysNothing) {
+    const auto [result, err] = run_under_filter([] {
+        runtime rt{{.shards = 1, .backend = backend_choice::epoll, .handle_signals = false}};
+        return std::string(kind_name(rt.run([]() -> task<detail::backend_kind> { co_return co_await shard_backend_kind(); })));
+    });
+    EXPECT_EQ(result, "epoll");
+    EXPECT_EQ(err, "");
 }
