@@ -218,7 +218,7 @@ TEST(EpollBackend, CancelAfterTheOperationFinishedKeepsItsResult) {
         }(sp.fds[0], &c, got));
         // The read finishes at its submit (data is there) but completes only in
         // the next loop turn; the stop comes in between and must not lose it.
-        co_await io::nop();
+        (void)co_await io::nop();
         group.request_stop();
         co_await group.wait();
         CO_ASSERT_TRUE(got);
