@@ -83,6 +83,16 @@ constexpr named_opcode opcode_names[] = {
 
 uring_backend::uring_backend(const ring_config& config, timer_queue& timers)
     : timers_(timers), owner_(std::this_thread::get_id()) {
+    set_up(config);
+}
+
+// Not delegating: the argument `own_timers_` of a delegated call would be a
+// member access before the object's dynamic type exists (UBSan: vptr).
+uring_backend::uring_backend(const ring_config& config) : timers_(own_timers_), owner_(std::this_thread::get_id()) {
+    set_up(config);
+}
+
+void uring_backend::set_up(const ring_config& config) {
     constexpr unsigned common = IORING_SETUP_SUBMIT_ALL;
     const unsigned attempts[] = {
         // TASKRUN_FLAG lets an idle-polling shard see deferred completions without entering.

@@ -50,7 +50,7 @@ public:
     /// Deadlines (ops' time limits, timer ops) go into `timers`, the shard's
     /// queue; the single-argument form (probes, tests) keeps a queue of its own.
     uring_backend(const ring_config& config, timer_queue& timers);
-    explicit uring_backend(const ring_config& config) : uring_backend(config, own_timers_) {}
+    explicit uring_backend(const ring_config& config);
     ~uring_backend() override;
 
     // --- backend -----------------------------------------------------------
@@ -118,6 +118,8 @@ private:
     };
     /// Starts tracking `op`; returns the user_data that routes its CQEs back.
     std::uint64_t track(io_op* op);
+    /// The ring itself: the best setup flags the kernel takes, the probed opcodes.
+    void set_up(const ring_config& config);
     void dispatch(std::uint64_t user_data, int res, std::uint32_t flags);
     unsigned reap();
     void assert_owner() const noexcept;
