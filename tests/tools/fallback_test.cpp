@@ -15,17 +15,22 @@
 // (is_parallel : false) so no other test meets the denial.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -154,6 +159,93 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 bool has(const std::string& text, const char* part) { return text.find(part) != std::string::npos; }
 
+/// Sends `size` bytes of a pattern to 127.0.0.1:`port` while reading the echo;
+/// returns an empty string when every byte came back in order, else what went wrong.
+std::string echo_round_trip(std::uint16_t port, std::size_t size) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        const std::string e = std::string("connect 127.0.0.1:") + std::to_string(port) + ": " + std::strerror(errno);
+        close(fd);
+        return e;
+    }
+    std::vector<unsigned char> sent(size);
+    std::uint32_t x = 2463534242u;  // xorshift: no period the echo could hide a reordering in
+    for (auto& b : sent) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        b = static_cast<unsigned char>(x);
+    }
+    std::string write_error;
+    std::thread writer([&] {
+        for (std::size_t off = 0; off < size;) {
+            const ssize_t n = send(fd, sent.data() + off, std::min<std::size_t>(size - off, 64 * 1024), MSG_NOSIGNAL);
+            if (n <= 0) {
+                write_error = std::string("send: ") + std::strerror(errno);
+                return;
+            }
+            off += static_cast<std::size_t>(n);
+        }
+        shutdown(fd, SHUT_WR);
+    });
+    std::vector<unsigned char> got;
+    got.reserve(size);
+    std::string read_error;
+    unsigned char buf[65536];
+    while (got.size() < size) {
+        const ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) {
+            read_error = n == 0 ? "EOF after " + std::to_string(got.size()) + " bytes"
+                                : std::string("recv: ") + std::strerror(errno) + " after " +
+                                      std::to_string(got.size()) + " bytes";
+            break;
+        }
+        got.insert(got.end(), buf, buf + n);
+    }
+    writer.join();
+    close(fd);
+    if (!write_error.empty()) return write_error;
+    if (!read_error.empty()) return read_error;
+    if (got != sent) return "the echo differs from what was sent";
+    return {};
+}
+
+/// Port of "127.0.0.1:PORT".
+std::uint16_t port_of(const std::string& address) {
+    const auto colon = address.rfind(':');
+    return static_cast<std::uint16_t>(std::stoul(address.substr(colon + 1)));
+}
+
+/// echo_server under `launcher` args (may be empty): it must fall back to
+/// epoll with exactly one stderr line containing every one of `cause_words`,
+/// echo 1 MiB intact and exit 0 on SIGTERM. `chosen` runs once the server
+/// has chosen (e.g. to restore a sysctl).
+void expect_fallback_and_echo(const std::vector<std::string>& launcher, const std::vector<const char*>& cause_words,
+                              const std::function<void()>& chosen = {}) {
+    std::vector<std::string> argv = launcher;
+    argv.insert(argv.end(), {echo_server(), "127.0.0.1:0", "--shards", "2"});
+    child server(argv, "auto");
+    ASSERT_TRUE(server.started());
+    const auto address = server.wait_for_line("listening on ", 10s);
+    if (chosen) chosen();
+    ASSERT_TRUE(address) << "no `listening on` line within 10 s; stderr: " << server.stderr_text();
+    EXPECT_EQ(echo_round_trip(port_of(*address), 1 << 20), "");
+    ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
+    const auto status = server.wait_exit(15s);
+    ASSERT_TRUE(status) << "echo_server still running 15 s after SIGTERM";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "wait status " << *status;
+    const auto lines = lines_of(server.stderr_text());
+    ASSERT_EQ(lines.size(), 1u) << "stderr should be the one fallback line, was:\n" << ::testing::PrintToString(lines);
+    EXPECT_TRUE(has(lines[0], "epoll")) << lines[0];
+    for (const char* word : cause_words) EXPECT_TRUE(has(lines[0], word)) << word << " missing: " << lines[0];
+}
+
 /// Exits non-zero within 10 s with stderr naming each of `words`.
 void expect_refusal(const std::vector<std::string>& argv, const char* backend, const std::vector<const char*>& words) {
     child proc(argv, backend);
@@ -217,6 +309,11 @@ private:
 
 class SeccompFallback : public ::testing::TestWithParam<const char*> {};
 
+TEST_P(SeccompFallback, EchoServerFallsBackToEpollNamesTheFilterAndEchoes1MiB) {
+    REQUIRE_PROGRAMS();
+    expect_fallback_and_echo({deny_tool(), "--errno", GetParam(), "--"}, {"seccomp", GetParam()});
+}
+
 TEST_P(SeccompFallback, AskedForIoUringEchoServerExitsWithTheFiltersCause) {
     REQUIRE_PROGRAMS();
     expect_refusal({deny_tool(), "--errno", GetParam(), "--", echo_server(), "127.0.0.1:0"}, "io_uring",
@@ -244,6 +341,16 @@ TEST_P(SeccompFallback, RingletInfoPrintsEpollAndWhy) {
 INSTANTIATE_TEST_SUITE_P(Errno, SeccompFallback, ::testing::Values("EPERM", "ENOSYS"),
                          [](const auto& param_info) { return std::string(param_info.param); });
 
+TEST(SysctlFallback, DisabledTwoEchoServerFallsBackAndEchoes1MiB) {
+    REQUIRE_PROGRAMS();
+    if (geteuid() != 0) GTEST_SKIP() << "changing kernel.io_uring_disabled needs root";
+    sysctl_guard sysctl;
+    if (!sysctl.old_value()) GTEST_SKIP() << "this kernel has no kernel.io_uring_disabled (before 6.6)";
+    ASSERT_TRUE(sysctl.set("2"));
+    // Restored as soon as the server has chosen: the denial is machine-wide.
+    expect_fallback_and_echo({}, {"kernel.io_uring_disabled is 2"}, [&] { sysctl.restore(); });
+}
+
 TEST(SysctlFallback, DisabledTwoAskedForIoUringExitsWithTheSysctl) {
     REQUIRE_PROGRAMS();
     if (geteuid() != 0) GTEST_SKIP() << "changing kernel.io_uring_disabled needs root";
@@ -252,4 +359,21 @@ TEST(SysctlFallback, DisabledTwoAskedForIoUringExitsWithTheSysctl) {
     ASSERT_TRUE(sysctl.set("2"));
     expect_refusal({echo_server(), "127.0.0.1:0"}, "io_uring",
                    {"io_uring is unavailable", "kernel.io_uring_disabled is 2", "sysctl -w kernel.io_uring_disabled=0"});
+}
+
+// 1 denies only processes without CAP_SYS_ADMIN or the io_uring_group: the
+// server runs without the capability; everything else on the machine (root)
+// keeps io_uring.
+TEST(SysctlFallback, DisabledOneWithoutCapSysAdminFallsBackAndEchoes1MiB) {
+    REQUIRE_PROGRAMS();
+    if (geteuid() != 0) GTEST_SKIP() << "changing kernel.io_uring_disabled needs root";
+    sysctl_guard sysctl;
+    if (!sysctl.old_value()) GTEST_SKIP() << "this kernel has no kernel.io_uring_disabled (before 6.6)";
+    std::ifstream group_file("/proc/sys/kernel/io_uring_group");
+    long group = -1;
+    group_file >> group;
+    if (group == static_cast<long>(getegid())) GTEST_SKIP() << "kernel.io_uring_group is this process's group";
+    ASSERT_TRUE(sysctl.set("1"));
+    expect_fallback_and_echo({deny_tool(), "--drop-sys-admin", "--"}, {"kernel.io_uring_disabled is 1", "CAP_SYS_ADMIN"},
+                             [&] { sysctl.restore(); });
 }
