@@ -89,7 +89,7 @@ std::unique_ptr<backend> make_backend(backend_kind kind, const ring_config& conf
 }  // namespace
 
 void ready_queue::grow() {
-    std::vector<std::coroutine_handle<>> bigger(items_.size() * 2);
+    std::vector<item> bigger(items_.size() * 2);
     for (std::size_t i = 0; head_ + i < tail_; ++i) bigger[i] = items_[(head_ + i) & (items_.size() - 1)];
     tail_ -= head_;
     head_ = 0;
@@ -267,7 +267,7 @@ void shard::run() {
     }
     while (!rt_.all_done.load(std::memory_order_acquire)) {
         apply_stop_requests();
-        for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) ready_.pop().resume();
+        for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) ready_.run_one();
         check_finished();
         if (rt_.all_done.load(std::memory_order_acquire)) break;
         if (ready_.empty() && poll_before_sleeping()) continue;

@@ -32,21 +32,37 @@ public:
     virtual ~shard_service() = default;
 };
 
-/// FIFO of coroutines ready to resume; a growable power-of-two ring buffer.
+/// FIFO of work ready to run: coroutines to resume, and calls (a function
+/// and its argument) that run in the same place, in the same order — e.g. a
+/// receiver that reads its socket right before it resumes its waiter, so the
+/// bytes are still in cache when the waiter sends them. A growable
+/// power-of-two ring buffer.
 class ready_queue {
 public:
+    using call_fn = void (*)(void* arg);
+    struct item {
+        call_fn run;
+        void* arg;
+    };
+
     ready_queue() : items_(1024) {}
-    void push(std::coroutine_handle<> h) {
+    void push(std::coroutine_handle<> h) { push({&resume_handle, h.address()}); }
+    void push(item call) {
         if (tail_ - head_ == items_.size()) grow();
-        items_[tail_++ & (items_.size() - 1)] = h;
+        items_[tail_++ & (items_.size() - 1)] = call;
     }
-    std::coroutine_handle<> pop() noexcept { return items_[head_++ & (items_.size() - 1)]; }
+    /// Takes the oldest item and runs it.
+    void run_one() {
+        const item next = items_[head_++ & (items_.size() - 1)];
+        next.run(next.arg);
+    }
     [[nodiscard]] bool empty() const noexcept { return head_ == tail_; }
     [[nodiscard]] std::size_t size() const noexcept { return tail_ - head_; }
 
 private:
+    static void resume_handle(void* frame) { std::coroutine_handle<>::from_address(frame).resume(); }
     void grow();
-    std::vector<std::coroutine_handle<>> items_;
+    std::vector<item> items_;
     std::size_t head_ = 0;
     std::size_t tail_ = 0;
 };
@@ -91,6 +107,9 @@ public:
     [[nodiscard]] stop_token drain_token() const noexcept { return drain_stop_.get_token(); }
 
     void schedule(std::coroutine_handle<> h) { ready_.push(h); }
+    /// Runs `fn(arg)` from the ready queue, in turn with the coroutines
+    /// scheduled before and after it (never from inside a completion).
+    void schedule_call(ready_queue::call_fn fn, void* arg) { ready_.push({fn, arg}); }
 
     /// Starts a detached task; its end (or failure) is accounted here.
     void spawn(task<void> t, stop_token token);

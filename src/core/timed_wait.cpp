@@ -6,20 +6,11 @@
 #include <cassert>
 
 namespace ringlet::detail {
-namespace {
-
-void timer_done(ringlet::detail::io_op& op, int, std::uint32_t, bool more) noexcept {
-    if (!more) static_cast<timed_wait::timer&>(op).owner->on_timer();
-}
-
-}  // namespace
-
-timed_wait::timer::timer(timed_wait& w) noexcept : owner(&w) { set_completion(&timer_done); }
 
 timed_wait::timed_wait(detach_fn detach, std::error_code refused, timeout limit) noexcept
-    : stop_callback_base(&on_stop), error_(refused), limit_(limit), detach_(detach), timer_(*this) {}
+    : stop_callback_base(&on_stop), timer_entry(&on_deadline), error_(refused), limit_(limit), detach_(detach) {}
 
-timed_wait::~timed_wait() { assert(!waiting_ && !timer_armed_ && "a wait abandoned while in flight"); }
+timed_wait::~timed_wait() { assert(!waiting_ && !armed() && "a wait abandoned while in flight"); }
 
 bool timed_wait::deadline_passed() noexcept {
     if (!limit_.is_absolute() || clock::now() < limit_.deadline()) return false;
@@ -37,9 +28,10 @@ void timed_wait::begin_wait(std::coroutine_handle<> waiter, const stop_token& to
     waiter_ = waiter;
     waiting_ = true;
     register_with(token);
-    if (!limit_.is_set()) return;
-    timer_.set_deadline(limit_.deadline());
-    timer_armed_ = timer_.start(std::noop_coroutine(), {});
+    // The backend's next poll sees the earlier deadline (it arms its one
+    // kernel timer, or epoll_wait's timeout, from the queue's front).
+    // (A stop already requested ends the wait inside register_with.)
+    if (waiting_ && limit_.is_set()) shard::current()->timers().insert(limit_.deadline(), *this);
 }
 
 void timed_wait::end(std::error_code error) noexcept {
@@ -51,35 +43,44 @@ void timed_wait::end(std::error_code error) noexcept {
 }
 
 void timed_wait::cancel_timer() noexcept {
-    if (!timer_armed_ || timer_cancelled_) return;
-    timer_cancelled_ = true;
-    shard::current()->io().cancel(timer_);
+    if (armed()) shard::current()->timers().remove(*this);
 }
 
 void timed_wait::wake(std::error_code error) noexcept {
     if (!waiting_) return;
     end(error);
     cancel_timer();
-    resume_if_done();
+    resume();
 }
 
-void timed_wait::on_timer() noexcept {
-    timer_armed_ = false;
-    end(make_error_code(errc::timed_out));
-    resume_if_done();
+void timed_wait::wake_now() noexcept {
+    if (!waiting_) return;
+    end({});
+    cancel_timer();
+    resume(true);
+}
+
+void timed_wait::on_deadline(timer_entry& self) noexcept {
+    // Runs from the backend's poll(), after the entry left the queue.
+    auto& w = static_cast<timed_wait&>(self);
+    if (!w.waiting_) return;
+    w.end(make_error_code(errc::timed_out));
+    w.resume();
 }
 
 void timed_wait::on_stop(stop_callback_base* self) noexcept {
     auto* w = static_cast<timed_wait*>(self);
+    if (!w->waiting_) return;
     w->end(make_error_code(errc::operation_canceled));
     w->cancel_timer();
-    w->resume_if_done();
+    w->resume();
 }
 
-void timed_wait::resume_if_done() noexcept {
-    if (waiting_ || timer_armed_ || resumed_) return;
+void timed_wait::resume(bool here) noexcept {
+    if (resumed_) return;
     resumed_ = true;
-    shard::current()->schedule(waiter_);
+    if (here) waiter_.resume();
+    else shard::current()->schedule(waiter_);
 }
 
 void wait_queue::push(timed_wait& w) noexcept {

@@ -14,40 +14,13 @@
 #pragma once
 
 #include <ringlet/core/time.hpp>
+#include <ringlet/core/timer_entry.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 namespace ringlet::detail {
-
-class timer_queue;
-
-/// One pending deadline. Not copyable or movable while armed (the queue
-/// points at it); destroying an armed entry is a bug (asserted in debug).
-class timer_entry {
-public:
-    /// Runs when the deadline has passed, after the entry left the queue.
-    /// It may insert or remove any entry, this one included.
-    using callback_fn = void (*)(timer_entry& self) noexcept;
-
-    explicit timer_entry(callback_fn fn) noexcept : callback_(fn) {}
-    timer_entry(const timer_entry&) = delete;
-    timer_entry& operator=(const timer_entry&) = delete;
-    ~timer_entry();
-
-    [[nodiscard]] bool armed() const noexcept { return index_ != not_queued; }
-    [[nodiscard]] clock::time_point deadline() const noexcept { return deadline_; }
-
-private:
-    friend class timer_queue;
-    static constexpr std::uint32_t not_queued = UINT32_MAX;
-
-    clock::time_point deadline_{};
-    std::uint64_t order_ = 0;  // insertion order: equal deadlines expire first-in first-out
-    std::uint32_t index_ = not_queued;
-    callback_fn callback_;
-};
 
 class timer_queue {
 public:

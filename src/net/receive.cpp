@@ -5,9 +5,10 @@
 // Design notes
 // - Two modes (net::receive_mode). Readiness, the default: one multishot poll
 //   (POLLIN) per stream stays armed, and a receive reads with one
-//   non-blocking recv(2) into a 64 KiB spare buffer when the socket is or may
-//   be readable (not yet looked at, the poll fired, or the last read filled
-//   the buffer); otherwise it waits for the poll. Multishot: one multishot
+//   non-blocking recv(2) into a spare buffer (64 KiB, or 256 KiB for a bulk
+//   stream: below) when the socket is or may be readable (not yet looked at,
+//   the poll fired, or the last read filled the buffer); otherwise it waits
+//   for the poll. Multishot: one multishot
 //   recv per stream on the shard's ring of kReceiveBuffers x
 //   kReceiveBufferSize provided buffers (a detail::buffer_ring, set up by
 //   the shard's first multishot receiver, released with the shard's
@@ -29,12 +30,38 @@
 //   write_all sends at once what fits (stream::try_write), so the bytes go
 //   out while they are still in cache; the kernel also keeps its flow control
 //   (nothing is read ahead of the application).
-// - The spare's size (issue 13 item 3, 2026-12-05, bench/echo_compare.sh
-//   --ringlet-cmd/--baseline-cmd, 0.5-CPU quota, same-round medians): a
-//   256 KiB spare read 0.92x (0.88-0.96) the requests/s of the 64 KiB one at
-//   16 KiB x 16 and 0.99x at 64 KiB x 4 (server CPU per request 1.06x /
-//   1.00x; why was not profiled: a send larger than the socket takes at
-//   once is the suspect). 64 KiB stays.
+// - Reads for a waiting task happen in its turn (issue 13 item 3): when the
+//   poll fires while a task waits, the receiver does not read from inside
+//   the completion; it puts a call in the shard's ready queue
+//   (shard::schedule_call) that reads and resumes the task right there
+//   (timed_wait::wake_now), so each connection's read is followed at once by
+//   its task's send. Reading from the completions read a whole loop turn's
+//   worth (50 connections x 64 KiB = 3.2 MiB, more than the 2 MiB L2) before
+//   the first send copied any of it out. A stale poll completion (the task
+//   had read the bytes itself meanwhile) finds EAGAIN there: the wait goes
+//   on, nothing is resumed.
+// - Sizing (issue 13 item 3): a read takes at most 64 KiB (kSpareSize) until
+//   one has taken that much, then up to 256 KiB (kLargeSpareSize, a second
+//   stack of spares) until one takes less than 64 KiB. A bulk stream thus
+//   reads what the socket holds in one recv and sends it back in one send;
+//   a stream of small messages, or a peer that sends without reading (whose
+//   echo blocks with its buffer leased), holds 64 KiB, not 256.
+//   Measured 2026-12-06, bench/echo_compare.sh's setup through
+//   `ringlet_loadgen compare --quota 0.5` (server in half a CPU, 50
+//   connections, 3 rounds x 3 s, same-round medians, ringlet / the 256 KiB-read
+//   epoll server; 2 vCPU Intel Xeon (Sapphire Rapids), load average 2):
+//   before (64 KiB, read from the completion) 16 KiB x 16: 0.84 (server
+//   CPU per request 1.21x); reading in the task's turn with 64 KiB: 0.84,
+//   128 KiB 0.88 (1.14x), 256 KiB 1.00 (1.02x); 64 KiB then 256 KiB (kept):
+//   see README's bulk table. The same 256 KiB spare read from the completion
+//   measured 0.92x the 64 KiB one (2026-12-05): the cache, not the size, was
+//   what made large reads slow. Not tried: readv over two spares (a lease is
+//   one span; 256 KiB in one buffer does the same with one send); recv
+//   bundles and incremental buffer consumption (Linux 6.10 and 6.12) belong
+//   to the multishot mode's provided-buffer ring, and perf put the readiness
+//   mode's ring work at ~1 % of the server's CPU in bulk echo: the cost was in the kernel's TCP path per
+//   send (fewer, larger sends: tcp_write_xmit and its softirq) and the send
+//   copy from cold memory.
 // - Against the older variants (same bench): a single-shot recv with
 //   a kernel-selected buffer per call, 16 KiB depth 16: 1.67x requests/s; plain
 //   read_some into a 64 KiB array per connection (which an idle connection
@@ -80,6 +107,7 @@ ringlet::detail::shard* current_shard() noexcept { return ringlet::detail::shard
 receive_pool::receive_pool(ringlet::detail::shard& owner) noexcept : io_(&owner.io()) {
     try {
         spares_.reserve(kSparesKept);  // so that recycle() never allocates
+        large_spares_.reserve(kLargeSparesKept);
     } catch (const std::bad_alloc&) {
     }
 }
@@ -99,23 +127,29 @@ bool receive_pool::ring_ready() noexcept {
     return ring_.ready();
 }
 
-std::unique_ptr<std::byte[]> receive_pool::take_spare() noexcept {
-    if (spares_.empty()) return std::unique_ptr<std::byte[]>(new (std::nothrow) std::byte[kSpareSize]);
-    auto spare = std::move(spares_.back());
-    spares_.pop_back();
+std::unique_ptr<std::byte[]> receive_pool::take_spare(bool large) noexcept {
+    auto& stack = large ? large_spares_ : spares_;
+    if (stack.empty()) return std::unique_ptr<std::byte[]>(new (std::nothrow) std::byte[large ? kLargeSpareSize : kSpareSize]);
+    auto spare = std::move(stack.back());
+    stack.pop_back();
     return spare;
 }
 
-void receive_pool::recycle(std::unique_ptr<std::byte[]> spare) noexcept {
-    if (spares_.size() < spares_.capacity()) spares_.push_back(std::move(spare));
+void receive_pool::recycle(std::unique_ptr<std::byte[]> spare, bool large) noexcept {
+    auto& stack = large ? large_spares_ : spares_;
+    if (stack.size() < stack.capacity()) stack.push_back(std::move(spare));
 }
 
 std::size_t receive_pool::trim(std::size_t keep) noexcept {
-    if (spares_.size() <= keep) return 0;
-    const std::size_t dropped = spares_.size() - keep;
-    // The coldest are at the front; the most recently returned stay (still in cache).
-    spares_.erase(spares_.begin(), spares_.begin() + static_cast<std::ptrdiff_t>(dropped));
-    return dropped * kSpareSize;
+    std::size_t freed = 0;
+    for (auto* stack : {&spares_, &large_spares_}) {
+        if (stack->size() <= keep) continue;
+        const std::size_t dropped = stack->size() - keep;
+        // The coldest are at the front; the most recently returned stay (still in cache).
+        stack->erase(stack->begin(), stack->begin() + static_cast<std::ptrdiff_t>(dropped));
+        freed += dropped * (stack == &spares_ ? kSpareSize : kLargeSpareSize);
+    }
+    return freed;
 }
 
 receive_pool* receive_pool::existing() noexcept {
@@ -225,7 +259,7 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
                 // The peer's FIN or an error is reported once (the poll is
                 // edge-triggered) but stays readable for good.
                 if (res & (POLLRDHUP | POLLHUP | POLLERR)) hung_up_ = true;
-                if (waiter) read_now();
+                if (waiter) schedule_read();
             } else if (res == -EINVAL && !saw_bytes_ && !more) {
                 how_ = pool_->ring_ready() ? mode::multishot : mode::plain;  // no multishot poll (before 5.13)
             } else if (res < 0 && res != -ECANCELED) {
@@ -261,29 +295,54 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
     if (std::error_code e = ensure_armed()) waiter->wake(e);  // after ENOBUFS or EINVAL: go on plainly
 }
 
+void stream_receiver::schedule_read() noexcept {
+    if (read_scheduled_) return;
+    read_scheduled_ = true;
+    current_shard()->schedule_call(&read_for_waiter, this);
+}
+
+void stream_receiver::read_for_waiter(void* self) noexcept {
+    // Runs from the ready queue, before any task of this turn could close or
+    // destroy the stream: every way a wait ends meanwhile (timer, stop)
+    // schedules the waiter behind this call.
+    auto& r = *static_cast<stream_receiver*>(self);
+    r.read_scheduled_ = false;
+    if (!r.waiter) return;  // the wait ended otherwise meanwhile
+    if (r.may_read_now()) r.read_now();
+    // Nothing there (the poll's news was stale: the waiter read it already):
+    // the wait goes on, the poll stays armed.
+    if (r.has_queued()) r.waiter->wake_now();  // last: the waiter may destroy the stream
+}
+
 void stream_receiver::read_now() noexcept {
-    if (!plain_buffer_ || !plain_is_spare_) {
-        plain_buffer_ = pool_->take_spare();
+    if (!plain_buffer_ || !plain_is_spare_ || plain_is_large_ != bulk_) {
+        if (plain_buffer_ && plain_is_spare_) pool_->recycle(std::move(plain_buffer_), plain_is_large_);
+        plain_buffer_ = pool_->take_spare(bulk_);
         plain_is_spare_ = true;
+        plain_is_large_ = bulk_;
         if (!plain_buffer_) {
             fill_slot({-ENOMEM, 0, false});
             return;
         }
     }
+    const std::size_t room = plain_is_large_ ? kLargeSpareSize : kSpareSize;
     ssize_t n;
     do {
-        n = ::recv(fd, plain_buffer_.get(), kSpareSize, MSG_DONTWAIT);
+        n = ::recv(fd, plain_buffer_.get(), room, MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     const int error = n < 0 ? errno : 0;
-    if (n <= 0) pool_->recycle(std::move(plain_buffer_));  // an idle stream holds no buffer
+    if (n <= 0) pool_->recycle(std::move(plain_buffer_), plain_is_large_);  // an idle stream holds no buffer
     if (error == EAGAIN || error == EWOULDBLOCK) {
         readable_ = false;  // the armed poll says when bytes arrive
         return;
     }
+    // A stream whose reads take 64 KiB or more reads 256 KiB next time
+    // (design notes: bulk sizing); one that reads less goes back to 64 KiB.
+    if (n > 0) bulk_ = static_cast<std::size_t>(n) >= kSpareSize;
     // A full buffer suggests more is waiting; a short read that all is taken,
     // unless the peer has hung up (its end of stream is still to be read).
     // After end of stream or an error the next call sees the same again.
-    readable_ = hung_up_ || n <= 0 || static_cast<std::size_t>(n) == kSpareSize;
+    readable_ = hung_up_ || n <= 0 || static_cast<std::size_t>(n) == room;
     if (n > 0) plain_queued_ = true;
     fill_slot({n < 0 ? -error : static_cast<std::int32_t>(n), 0, n > 0});
 }
@@ -309,6 +368,7 @@ result<received> stream_receiver::take() noexcept {
         out.data_ = plain_buffer_.get();
         out.owned_ = std::move(plain_buffer_);
         if (plain_is_spare_) out.pool_ = pool_;  // the lease gives it back to the spares
+        out.large_ = plain_is_large_;
         return out;
     }
     out.pool_ = pool_;
@@ -370,6 +430,7 @@ received::received(received&& other) noexcept
       size_(std::exchange(other.size_, 0)),
       pool_(std::exchange(other.pool_, nullptr)),
       id_(other.id_),
+      large_(other.large_),
       owned_(std::move(other.owned_)) {}
 
 received& received::operator=(received&& other) noexcept {
@@ -379,6 +440,7 @@ received& received::operator=(received&& other) noexcept {
         size_ = std::exchange(other.size_, 0);
         pool_ = std::exchange(other.pool_, nullptr);
         id_ = other.id_;
+        large_ = other.large_;
         owned_ = std::move(other.owned_);
     }
     return *this;
@@ -386,7 +448,7 @@ received& received::operator=(received&& other) noexcept {
 
 void received::release() noexcept {
     if (detail::receive_pool* pool = std::exchange(pool_, nullptr)) {
-        if (owned_) pool->recycle(std::move(owned_));
+        if (owned_) pool->recycle(std::move(owned_), large_);
         else pool->give_back(id_);
     }
     owned_.reset();

@@ -28,8 +28,10 @@ namespace ringlet::net::detail {
 constexpr unsigned kReceiveBuffers = 128;            // a power of two
 constexpr unsigned kReceiveBufferSize = 64 * 1024;
 constexpr std::size_t kFallbackSize = 16 * 1024;
-constexpr std::size_t kSpareSize = 64 * 1024;         // what one readiness receive reads at most
+constexpr std::size_t kSpareSize = 64 * 1024;         // what a readiness receive reads first
+constexpr std::size_t kLargeSpareSize = 256 * 1024;   // ... and once a read has filled 64 KiB
 constexpr std::size_t kSparesKept = 64;               // idle spare buffers a shard keeps
+constexpr std::size_t kLargeSparesKept = 16;          // idle large ones
 
 /// The shard's buffers for stream receives: the ring of provided buffers the
 /// multishot recv picks from, and a stack of spare buffers the readiness
@@ -53,11 +55,13 @@ public:
         ring_.publish();
     }
 
-    /// A spare buffer of kSpareSize bytes (nullptr when out of memory).
-    std::unique_ptr<std::byte[]> take_spare() noexcept;
-    /// Returns a buffer take_spare() gave out.
-    void recycle(std::unique_ptr<std::byte[]> spare) noexcept;
-    /// Frees the spare buffers beyond `keep` (after a burst); yields the bytes freed.
+    /// A spare buffer of kSpareSize bytes, or kLargeSpareSize when `large`
+    /// (nullptr when out of memory).
+    std::unique_ptr<std::byte[]> take_spare(bool large) noexcept;
+    /// Returns a buffer take_spare(large) gave out.
+    void recycle(std::unique_ptr<std::byte[]> spare, bool large) noexcept;
+    /// Frees the spare buffers beyond `keep` of each size (after a burst);
+    /// yields the bytes freed.
     std::size_t trim(std::size_t keep) noexcept;
     /// The calling shard's pool if it has one already (never creates it).
     static receive_pool* existing() noexcept;
@@ -68,7 +72,8 @@ private:
     ringlet::detail::backend* io_;  // the shard's backend it is registered with
     ringlet::detail::buffer_ring ring_;
     bool ring_tried_ = false;
-    std::vector<std::unique_ptr<std::byte[]>> spares_;  // capacity kSparesKept
+    std::vector<std::unique_ptr<std::byte[]>> spares_;        // capacity kSparesKept
+    std::vector<std::unique_ptr<std::byte[]>> large_spares_;  // capacity kLargeSparesKept
 };
 
 class stream_receiver;
@@ -106,6 +111,12 @@ public:
     /// Readiness mode: one non-blocking recv(2) into a spare buffer, queued
     /// (bytes, end of stream or error); nothing when the socket is empty.
     void read_now() noexcept;
+    /// Readiness mode, the poll fired while a task waits: reads and resumes
+    /// it from the shard's ready queue rather than from the completion, so
+    /// each connection's read is followed at once by its task's work on the
+    /// bytes (its send), while they are still in cache.
+    void schedule_read() noexcept;
+    static void read_for_waiter(void* self) noexcept;
     void on_completion(int res, std::uint32_t flags, bool more) noexcept;
     [[nodiscard]] bool has_queued() const noexcept { return count_ > 0 || slot_full_; }
     /// Hands out the oldest queued piece (joined with small ones after it).
@@ -152,6 +163,8 @@ private:
     receive_pool* pool_;
     std::unique_ptr<std::byte[]> plain_buffer_;  // a plain recv's target, until handed out
     bool plain_is_spare_ = false;                // plain_buffer_ came from the pool's spares
+    bool plain_is_large_ = false;                // ... its large ones
+    bool bulk_ = false;  // readiness mode: the last read took kSpareSize or more: read kLargeSpareSize
     std::vector<entry> queue_;                   // circular
     std::uint32_t head_ = 0;
     std::uint32_t count_ = 0;
@@ -165,6 +178,7 @@ private:
     bool saw_bytes_ = false;
     bool readable_ = true;  // readiness mode: a recv may find bytes
     bool hung_up_ = false;  // readiness mode: the poll saw the peer's FIN or an error
+    bool read_scheduled_ = false;  // readiness mode: read_for_waiter is in the ready queue
 };
 
 }  // namespace ringlet::net::detail

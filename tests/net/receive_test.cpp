@@ -1,13 +1,17 @@
 // net::stream::receive() in both receive modes (readiness and multishot):
 // leases, end of stream, timeouts, close with a receive pending, more leases
 // held than the provided-buffer ring has, a bulk transfer whose checksum
-// matches; and net::stream::try_write.
+// matches; readiness mode's read sizes (64 KiB, 256 KiB after a full read)
+// and its reads for woken waiters; and net::stream::try_write.
 #include "stream_test_support.hpp"
+
+#include "core/shard.hpp"
 
 #include <ringlet/core/task_group.hpp>
 #include <ringlet/net/receive.hpp>
 
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <string>
 #include <vector>
@@ -357,6 +361,130 @@ TEST(Receive, ReadinessLeavesUnaskedBytesInTheSocket) {
         auto got = co_await b.receive(2s);
         CO_ASSERT_OK(got);
         EXPECT_EQ(got->text(), "unasked");
+    });
+}
+
+namespace {
+
+/// Waits (up to 2 s) until `fd` has at least `bytes` queued; yields what it has.
+task<int> queued_at_least(int fd, int bytes) {
+    int queued = 0;
+    for (int i = 0; i < 200; ++i) {
+        if (::ioctl(fd, FIONREAD, &queued) != 0 || queued >= bytes) break;
+        (void)co_await sleep_for(10ms);
+    }
+    co_return queued;
+}
+
+}  // namespace
+
+// Readiness mode sizes its reads to the stream: a read takes at most 64 KiB
+// until one has taken that much, then up to 256 KiB (so a bulk stream needs
+// a quarter of the reads and sends); a read that takes less than 64 KiB
+// goes back to 64 KiB. Every byte arrives, in order.
+TEST(Receive, ReadinessReadsGrowAfterAFull64KiBReadAndShrinkBack) {
+    runtime rt{quiet_runtime()};
+    std::string skip;
+    rt.run([&skip]() -> task<void> {
+        auto [a, b] = co_await tcp_pair();
+        const int big = 1 << 20;  // capped by net.core.rmem_max: the kernel holds a few hundred KiB
+        EXPECT_EQ(::setsockopt(b.socket().fd(), SOL_SOCKET, SO_RCVBUF, &big, sizeof big), 0);
+        std::string data(1 << 20, '\0');
+        for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131) ^ (i >> 11));
+        task_group g;
+        g.spawn([](tcp::stream& s, const std::string& d) -> task<void> { (void)co_await s.write_all(d, 10s); }(a, data));
+        constexpr int small = 64 * 1024;
+        constexpr int large = 256 * 1024;
+        const int before_first = co_await queued_at_least(b.socket().fd(), 2 * small + 4096);
+        if (before_first <= 2 * small) {
+            g.request_stop();
+            co_await g.wait();
+            skip = "the kernel queued only " + std::to_string(before_first) + " bytes (net.core.rmem_max too small)";
+            co_return;
+        }
+        std::string seen;
+        std::vector<std::size_t> sizes;
+        while (seen.size() < data.size()) {
+            auto got = co_await b.receive(5s);
+            CO_ASSERT_OK(got);
+            CO_ASSERT_FALSE(got->empty());
+            sizes.push_back(got->size());
+            seen.append(got->text());
+        }
+        co_await g.wait();
+        EXPECT_TRUE(seen == data) << "the bytes differ";
+        CO_ASSERT_TRUE(sizes.size() >= 2u);
+        EXPECT_EQ(sizes[0], std::size_t{small});  // the first read: 64 KiB, full
+        EXPECT_GT(sizes[1], std::size_t{small});  // then a larger one
+        for (std::size_t n : sizes) EXPECT_LE(n, std::size_t{large});
+        // A short read (less than 64 KiB) makes the next read 64 KiB again.
+        CO_ASSERT_OK(co_await a.write_all("short"));
+        auto got = co_await b.receive(5s);
+        CO_ASSERT_OK(got);
+        EXPECT_EQ(got->text(), "short");
+        got->release();
+        g.spawn([](tcp::stream& s, const std::string& d) -> task<void> { (void)co_await s.write_all(d, 10s); }(a, data));
+        const int before_again = co_await queued_at_least(b.socket().fd(), small + 4096);
+        CO_ASSERT_TRUE(before_again >= small + 4096);
+        auto again = co_await b.receive(5s);
+        CO_ASSERT_OK(again);
+        EXPECT_EQ(again->size(), std::size_t{small});
+        again->release();
+        std::size_t rest = data.size() - small;
+        while (rest > 0) {
+            auto more = co_await b.receive(5s);
+            CO_ASSERT_OK(more);
+            CO_ASSERT_FALSE(more->empty());
+            rest -= std::min(rest, more->size());
+        }
+        co_await g.wait();
+    });
+    if (!skip.empty()) GTEST_SKIP() << skip;
+}
+
+// Waits woken by readiness in the same loop turn each read their own
+// stream's bytes (from the ready queue, right before their task runs) and
+// leave no deadline behind; a wait that times out leaves none either.
+TEST(Receive, WokenWaitsReadTheirOwnBytesAndLeaveNoDeadlineQueued) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        constexpr int n = 64;
+        std::vector<std::pair<tcp::stream, tcp::stream>> pairs;
+        for (int i = 0; i < n; ++i) pairs.push_back(co_await tcp_pair());
+        auto& timers = ringlet::detail::shard::current()->timers();
+        const std::size_t idle_deadlines = timers.size();
+        task_group g;
+        std::vector<std::string> seen(n);
+        for (int i = 0; i < n; ++i) {
+            g.spawn([](net::stream& s, std::string& out) -> task<void> {
+                auto got = co_await s.receive(60s);
+                if (!got) co_return;
+                out = got->text();
+                (void)co_await s.write_all(got->bytes());  // echoed while the lease is held
+            }(pairs[i].second, seen[i]));
+        }
+        (void)co_await sleep_for(10ms);  // every task waits, each with its deadline queued
+        EXPECT_EQ(timers.size(), idle_deadlines + n);
+        // One write each, back to back: the polls' completions arrive together.
+        for (int i = 0; i < n; ++i) {
+            const std::string message = "to " + std::to_string(i);
+            auto sent = pairs[i].first.try_write(as_bytes(message));
+            CO_ASSERT_OK(sent);
+            CO_ASSERT_EQ(*sent, message.size());
+        }
+        co_await g.wait();
+        EXPECT_EQ(timers.size(), idle_deadlines);
+        for (int i = 0; i < n; ++i) {
+            EXPECT_EQ(seen[i], "to " + std::to_string(i));
+            std::string echo(16, '\0');
+            auto got = co_await pairs[i].first.read_some(as_writable(echo), 2s);
+            CO_ASSERT_OK(got);
+            EXPECT_EQ(echo.substr(0, *got), "to " + std::to_string(i));
+        }
+        auto none = co_await pairs[0].second.receive(10ms);
+        CO_ASSERT_FALSE(none);
+        EXPECT_EQ(none.error(), errc::timed_out);
+        EXPECT_EQ(timers.size(), idle_deadlines);
     });
 }
 

@@ -4,23 +4,24 @@
 // detail::wait_queue: the FIFO of such waits on one operation.
 //
 // A deadline attached to the shared operation would cancel it, so a wait
-// with a limit arms a timer op of its own. The operation's owner calls
-// wake() when there is something to take (or it failed); the timer and the
-// task's stop end the wait too. Whichever ends it, the waiter resumes only
-// after the timer's last completion, so nothing the backend holds points
-// into a frame that is gone.
+// with a limit puts an entry of its own in the shard's timer queue (no
+// kernel operation: the queue is user space, and taking an entry out is
+// immediate, so a woken wait resumes in the same loop turn). The
+// operation's owner calls wake() when there is something to take (or it
+// failed); the deadline and the task's stop end the wait too.
 #pragma once
 
 #include <ringlet/core/io_op.hpp>
 #include <ringlet/core/stop.hpp>
 #include <ringlet/core/time.hpp>
+#include <ringlet/core/timer_entry.hpp>
 
 #include <coroutine>
 #include <system_error>
 
 namespace ringlet::detail {
 
-class timed_wait : public stop_callback_base {
+class timed_wait : public stop_callback_base, private timer_entry {
 public:
     /// Called when the wait ends, so the operation's owner forgets this waiter.
     using detach_fn = void (*)(timed_wait& self) noexcept;
@@ -33,18 +34,15 @@ public:
 
     /// Ends the wait with `error` (none: there is something to take).
     void wake(std::error_code error = {}) noexcept;
-    void on_timer() noexcept;
+    /// wake() with nothing failed, resuming the waiter right here when no
+    /// timer completion is outstanding. Only from code the shard's ready
+    /// queue runs (shard::schedule_call), never from inside a completion.
+    void wake_now() noexcept;
     [[nodiscard]] bool waiting() const noexcept { return waiting_; }
 
-    class timer final : public timer_op {
-    public:
-        explicit timer(timed_wait& owner) noexcept;
-        timed_wait* owner;
-    };
-
 protected:
-    /// Starts waiting for `waiter`: registers on `token`, arms the timer when
-    /// there is a limit.
+    /// Starts waiting for `waiter`: registers on `token`, queues the deadline
+    /// when there is a limit.
     void begin_wait(std::coroutine_handle<> waiter, const stop_token& token) noexcept;
     /// Sets error_ to errc::timed_out when an absolute limit has already passed.
     bool deadline_passed() noexcept;
@@ -57,16 +55,14 @@ protected:
 private:
     friend class wait_queue;
     static void on_stop(stop_callback_base* self) noexcept;
+    static void on_deadline(timer_entry& self) noexcept;
     void end(std::error_code error) noexcept;
     void cancel_timer() noexcept;
-    void resume_if_done() noexcept;
+    void resume(bool here = false) noexcept;
 
     detach_fn detach_;
     std::coroutine_handle<> waiter_;
-    timer timer_;
     bool waiting_ = false;
-    bool timer_armed_ = false;
-    bool timer_cancelled_ = false;
     bool resumed_ = false;
     // wait_queue's links
     timed_wait* queue_prev_ = nullptr;

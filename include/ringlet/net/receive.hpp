@@ -10,10 +10,12 @@
 //
 // - readiness (the default): the first receive() arms one multishot poll for
 //   readability (IORING_OP_POLL_ADD with IORING_POLL_ADD_MULTI) that stays
-//   armed. A receive reads with one non-blocking recv(2) into a 64 KiB buffer
-//   from the shard's spares (the most recently returned first, so still in
-//   cache) when the socket is, or may be, readable, and otherwise waits for
-//   the poll. Bytes stay in the socket until a receive() asks for them, so
+//   armed. A receive reads with one non-blocking recv(2) into a buffer from
+//   the shard's spares (the most recently returned first, so still in cache)
+//   when the socket is, or may be, readable, and otherwise waits for the
+//   poll. A read takes up to 64 KiB, and up to 256 KiB once a read of the
+//   stream has taken 64 KiB (until one takes less), so a lease holds at most
+//   256 KiB. Bytes stay in the socket until a receive() asks for them, so
 //   the kernel's flow control applies and nothing is read ahead.
 // - multishot: the first receive() arms one multishot recv
 //   (IORING_RECV_MULTISHOT, kernel 6.0+) on the shard's ring of 128 x 64 KiB
@@ -92,7 +94,8 @@ private:
     std::size_t size_ = 0;
     detail::receive_pool* pool_ = nullptr;  // set while data_ is a pool buffer
     std::uint16_t id_ = 0;
-    std::unique_ptr<std::byte[]> owned_;    // the fallback path's buffer
+    bool large_ = false;                    // owned_ is one of the pool's large spares
+    std::unique_ptr<std::byte[]> owned_;    // a spare, or the fallback path's buffer
 };
 
 /// Waits for the stream's next bytes (see the file comment): yields the
