@@ -336,9 +336,10 @@ void stream_receiver::read_now() noexcept {
         readable_ = false;  // the armed poll says when bytes arrive
         return;
     }
-    // A stream whose reads take 64 KiB or more reads 256 KiB next time
-    // (design notes: bulk sizing); one that reads less goes back to 64 KiB.
-    if (n > 0) bulk_ = static_cast<std::size_t>(n) >= kSpareSize;
+    // A stream whose read takes 64 KiB reads 256 KiB from then on, until a
+    // read takes less than 4 KiB (design notes: sizing).
+    if (static_cast<std::size_t>(n) >= kSpareSize) bulk_ = true;
+    else if (n > 0 && static_cast<std::size_t>(n) < kBulkExit) bulk_ = false;
     // A full buffer suggests more is waiting; a short read that all is taken,
     // unless the peer has hung up (its end of stream is still to be read).
     // After end of stream or an error the next call sees the same again.

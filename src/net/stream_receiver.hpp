@@ -32,6 +32,7 @@ constexpr std::size_t kSpareSize = 64 * 1024;         // what a readiness receiv
 constexpr std::size_t kLargeSpareSize = 256 * 1024;   // ... and once a read has filled 64 KiB
 constexpr std::size_t kSparesKept = 64;               // idle spare buffers a shard keeps
 constexpr std::size_t kLargeSparesKept = 16;          // idle large ones
+constexpr std::size_t kBulkExit = 4 * 1024;           // a read below this goes back to kSpareSize
 
 /// The shard's buffers for stream receives: the ring of provided buffers the
 /// multishot recv picks from, and a stack of spare buffers the readiness
@@ -164,7 +165,7 @@ private:
     std::unique_ptr<std::byte[]> plain_buffer_;  // a plain recv's target, until handed out
     bool plain_is_spare_ = false;                // plain_buffer_ came from the pool's spares
     bool plain_is_large_ = false;                // ... its large ones
-    bool bulk_ = false;  // readiness mode: the last read took kSpareSize or more: read kLargeSpareSize
+    bool bulk_ = false;  // readiness mode: read kLargeSpareSize (a read took kSpareSize, none since took < kBulkExit)
     std::vector<entry> queue_;                   // circular
     std::uint32_t head_ = 0;
     std::uint32_t count_ = 0;
