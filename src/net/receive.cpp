@@ -52,8 +52,13 @@
 //   epoll server; 2 vCPU Intel Xeon (Sapphire Rapids), load average 2):
 //   before (64 KiB, read from the completion) 16 KiB x 16: 0.84 (server
 //   CPU per request 1.21x); reading in the task's turn with 64 KiB: 0.84,
-//   128 KiB 0.88 (1.14x), 256 KiB 1.00 (1.02x); 64 KiB then 256 KiB (kept):
-//   see README's bulk table. The same 256 KiB spare read from the completion
+//   128 KiB 0.88 (1.14x), 256 KiB 1.00 (1.02x; 64 KiB x 4: 0.97, 1.04x).
+//   Kept: 64 KiB, then 256 KiB while the stream is bulk (entered at a read of
+//   64 KiB, left at one under kBulkExit): server CPU per request 1.02x /
+//   1.00x always-256 KiB at 16 KiB x 16 / 64 KiB x 4 (same rounds, load
+//   average 8); leaving at any read under 64 KiB instead: 1.06x / 1.09x.
+//   Why not always 256 KiB: a peer that sends without reading holds the
+//   first read's buffer while its echo is blocked (64 KiB, not 256 KiB). The same 256 KiB spare read from the completion
 //   measured 0.92x the 64 KiB one (2026-12-05): the cache, not the size, was
 //   what made large reads slow. Not tried: readv over two spares (a lease is
 //   one span; 256 KiB in one buffer does the same with one send); recv
