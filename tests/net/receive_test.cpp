@@ -380,7 +380,7 @@ task<int> queued_at_least(int fd, int bytes) {
 
 // Readiness mode sizes its reads to the stream: a read takes at most 64 KiB
 // until one has taken that much, then up to 256 KiB (so a bulk stream needs
-// a quarter of the reads and sends); a read that takes less than 64 KiB
+// a quarter of the reads and sends); a read that takes less than 4 KiB
 // goes back to 64 KiB. Every byte arrives, in order.
 TEST(Receive, ReadinessReadsGrowAfterAFull64KiBReadAndShrinkBack) {
     runtime rt{quiet_runtime()};
@@ -417,7 +417,7 @@ TEST(Receive, ReadinessReadsGrowAfterAFull64KiBReadAndShrinkBack) {
         EXPECT_EQ(sizes[0], std::size_t{small});  // the first read: 64 KiB, full
         EXPECT_GT(sizes[1], std::size_t{small});  // then a larger one
         for (std::size_t n : sizes) EXPECT_LE(n, std::size_t{large});
-        // A short read (less than 64 KiB) makes the next read 64 KiB again.
+        // A short read (less than 4 KiB) makes the next read 64 KiB again.
         CO_ASSERT_OK(co_await a.write_all("short"));
         auto got = co_await b.receive(5s);
         CO_ASSERT_OK(got);
