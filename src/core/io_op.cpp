@@ -28,6 +28,14 @@ bool io_op::start(std::coroutine_handle<> waiter, const stop_token& token) noexc
 }
 
 void io_op::on_cqe(int res, std::uint32_t flags, bool more) noexcept {
+    if ((res == -EINTR || res == -EAGAIN) && !more) [[unlikely]] {
+        // Nothing happened (op_steps::retry_transient): do it again, still
+        // registered on the stop token, so the waiter never sees it.
+        if (steps_->retry_transient && !cancel_requested_ && !(retry_veto_ && retry_veto_(*this))) {
+            shard::current()->io().submit(*this);
+            return;
+        }
+    }
     if (completion_) {
         completion_(*this, res, flags, more);
         return;

@@ -132,12 +132,12 @@ readiness wait(const io_op& op) noexcept {
 template <view_fn<buffer_args> View>
 inline constexpr op_steps recv_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_recv(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_recv(View(op)); }, &bind::wait<buffer_args, View, POLLIN>};
+    [](io_op& op) noexcept { return perform_recv(View(op)); }, &bind::wait<buffer_args, View, POLLIN>, false, true};
 
 template <view_fn<buffer_args> View>
 inline constexpr op_steps send_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_send(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_send(View(op)); }, &bind::wait<buffer_args, View, POLLOUT>};
+    [](io_op& op) noexcept { return perform_send(View(op)); }, &bind::wait<buffer_args, View, POLLOUT>, false, true};
 
 /// Multishot recv picking buffers from a buffer ring (one completion per chunk).
 template <view_fn<selected_args> View>
@@ -148,12 +148,12 @@ inline constexpr op_steps recv_selected_steps{
 template <view_fn<message_args> View>
 inline constexpr op_steps recvmsg_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_recvmsg(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_recvmsg(View(op)); }, &bind::wait<message_args, View, POLLIN>};
+    [](io_op& op) noexcept { return perform_recvmsg(View(op)); }, &bind::wait<message_args, View, POLLIN>, false, true};
 
 template <view_fn<message_args> View>
 inline constexpr op_steps sendmsg_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_sendmsg(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_sendmsg(View(op)); }, &bind::wait<message_args, View, POLLOUT>};
+    [](io_op& op) noexcept { return perform_sendmsg(View(op)); }, &bind::wait<message_args, View, POLLOUT>, false, true};
 
 /// Multishot recvmsg picking buffers from a buffer ring (one completion per datagram).
 template <view_fn<selected_args> View>
@@ -164,7 +164,7 @@ inline constexpr op_steps recvmsg_selected_steps{
 template <view_fn<fd_args> View>
 inline constexpr op_steps accept_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_accept(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_accept(View(op)); }, &bind::wait<fd_args, View, POLLIN>};
+    [](io_op& op) noexcept { return perform_accept(View(op)); }, &bind::wait<fd_args, View, POLLIN>, false, true};
 
 /// One completion per connection until cancelled or failed.
 template <view_fn<fd_args> View>
@@ -220,12 +220,12 @@ inline constexpr op_steps poll_multishot_steps{
 template <view_fn<buffer_args> View>
 inline constexpr op_steps read_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_read(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_read(View(op)); }, &bind::wait<buffer_args, View, POLLIN>};
+    [](io_op& op) noexcept { return perform_read(View(op)); }, &bind::wait<buffer_args, View, POLLIN>, false, true};
 
 template <view_fn<buffer_args> View>
 inline constexpr op_steps write_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_write(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_write(View(op)); }, &bind::wait<buffer_args, View, POLLOUT>};
+    [](io_op& op) noexcept { return perform_write(View(op)); }, &bind::wait<buffer_args, View, POLLOUT>, false, true};
 
 // --- buffer-ring completions -------------------------------------------------------
 
