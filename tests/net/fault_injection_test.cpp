@@ -221,3 +221,59 @@ TEST(FaultReset, ResetSurfacesAsConnectionResetAndLeaksNothing) {
     }
     EXPECT_EQ(open_fds(), before);
 }
+
+// The same hostile profile against a server: its connections see resets in
+// the middle of their exchanges; the server keeps accepting and serving the
+// others, each client sees its bytes echoed or a named error (never other
+// bytes), and after a stop every descriptor is released.
+TEST(FaultReset, ServerSurvivesResetConnectionsAndLeaksNothing) {
+    const std::size_t before = open_fds();
+    {
+        fault_env env{21, "reset"};
+        runtime rt{quiet_runtime()};
+        rt.run([&rt]() -> task<void> {
+            auto server = tcp::server::bind(ringlet::test::loopback4());
+            CO_ASSERT_OK(server);
+            const net::address where = server->local_address();
+            task_group group;
+            group.spawn(server->serve([](tcp::stream conn) -> task<void> {
+                for (int i = 0; i < 100; ++i) {
+                    auto got = co_await conn.receive(2s);
+                    if (!got || got->empty()) break;
+                    if (!co_await conn.write_all(got->bytes(), 2s)) break;
+                }
+                (void)co_await conn.close();
+            }));
+            int echoed = 0;
+            int reset = 0;
+            for (int i = 0; i < 40; ++i) {
+                auto c = co_await tcp::connect(where, {.timeout = 2s});
+                CO_ASSERT_OK(c);
+                const std::string text = "hello " + std::to_string(i);
+                std::error_code error;
+                if (auto w = co_await c->write_all(text, 2s); !w) error = w.error();
+                std::string back(text.size(), '\0');
+                if (!error) {
+                    if (auto r = co_await c->read_exact(std::span<char>{back}, 2s); !r) error = r.error();
+                }
+                if (!error) {
+                    EXPECT_EQ(back, text);
+                    ++echoed;
+                } else {
+                    // The client's own reset, or end of stream when the server's side was reset.
+                    EXPECT_TRUE(error == std::errc::connection_reset || error == errc::end_of_stream ||
+                                error == std::errc::broken_pipe)
+                        << error.message();
+                    ++reset;
+                }
+                CO_ASSERT_OK(co_await c->close());
+            }
+            EXPECT_GT(reset, 0);
+            EXPECT_GT(this_fault_stats().resets, 0u);
+            rt.request_stop();
+            co_await group.wait();
+            EXPECT_EQ(server->accepted(), 40u);
+        });
+    }
+    EXPECT_EQ(open_fds(), before);
+}
