@@ -4,8 +4,8 @@
 // Design notes
 // - An op's kind is read from its own prepare step, run into a scratch SQE
 //   that never reaches a kernel (prepare steps only fill the SQE and, for
-//   msghdr ops, refill the op's own msghdr: idempotent). Timer and nop ops
-//   are left alone (a timer's prepare writes the op's backend words).
+//   msghdr ops, refill the op's own msghdr: idempotent). Timer and nop ops,
+//   and any op without a prepare step, are left alone.
 // - Every decision draws from the shard's PRNG in submission order, so the
 //   sequence depends only on the seed and the order of operations.
 // - An injected completion is queued and delivered from the next poll(),
@@ -140,7 +140,7 @@ void fault_backend::submit(io_op& op) {
     op_state& st = ops_[&op];
     st = op_state{};
     st.id = next_id_++;
-    if (&steps == &ops::timer_steps || &steps == &ops::nop_steps) {
+    if (!steps.prepare || &steps == &ops::timer_steps || &steps == &ops::nop_steps) {
         st.in_inner = true;
         inner_->submit(op);
         return;
