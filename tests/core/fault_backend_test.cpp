@@ -278,8 +278,13 @@ TEST(FaultInjection, ResetProfileSurfacesConnectionResetCleanly) {
             const auto data = pattern(4096, 1);
             std::error_code error;
             for (int i = 0; i < 200 && !error; ++i) {
-                if (auto w = co_await write_all(sp.fds[1], data); !w) error = w.error();
-                else if (auto r = co_await read_exactly(sp.fds[0], data.size()); !r) error = r.error();
+                auto w = co_await write_all(sp.fds[1], data);
+                if (!w) {
+                    error = w.error();
+                    break;
+                }
+                auto r = co_await read_exactly(sp.fds[0], data.size());
+                if (!r) error = r.error();
             }
             CO_ASSERT_TRUE(static_cast<bool>(error));
             EXPECT_EQ(error, std::errc::connection_reset);

@@ -208,8 +208,13 @@ TEST(FaultReset, ResetSurfacesAsConnectionResetAndLeaksNothing) {
             std::error_code error;
             std::array<std::byte, 64> buf{};
             for (int i = 0; i < 200 && !error; ++i) {
-                if (auto w = co_await client.write_all(as_bytes("ping"), 2s); !w) error = w.error();
-                else if (auto r = co_await server.read_some(buf, 2s); !r) error = r.error();
+                auto w = co_await client.write_all(as_bytes("ping"), 2s);
+                if (!w) {
+                    error = w.error();
+                    break;
+                }
+                auto r = co_await server.read_some(buf, 2s);
+                if (!r) error = r.error();
             }
             CO_ASSERT_TRUE(static_cast<bool>(error));
             EXPECT_EQ(error, std::errc::connection_reset);
@@ -240,7 +245,8 @@ TEST(FaultReset, ServerSurvivesResetConnectionsAndLeaksNothing) {
                 for (int i = 0; i < 100; ++i) {
                     auto got = co_await conn.receive(2s);
                     if (!got || got->empty()) break;
-                    if (!co_await conn.write_all(got->bytes(), 2s)) break;
+                    auto sent = co_await conn.write_all(got->bytes(), 2s);
+                    if (!sent) break;
                 }
                 (void)co_await conn.close();
             }));
@@ -251,10 +257,12 @@ TEST(FaultReset, ServerSurvivesResetConnectionsAndLeaksNothing) {
                 CO_ASSERT_OK(c);
                 const std::string text = "hello " + std::to_string(i);
                 std::error_code error;
-                if (auto w = co_await c->write_all(text, 2s); !w) error = w.error();
+                auto w = co_await c->write_all(text, 2s);
+                if (!w) error = w.error();
                 std::string back(text.size(), '\0');
                 if (!error) {
-                    if (auto r = co_await c->read_exact(std::span<char>{back}, 2s); !r) error = r.error();
+                    auto r = co_await c->read_exact(std::span<char>{back}, 2s);
+                    if (!r) error = r.error();
                 }
                 if (!error) {
                     EXPECT_EQ(back, text);
