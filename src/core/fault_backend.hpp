@@ -25,6 +25,12 @@
 //   reset (profile    -ECONNRESET instead of the op, and for   recv/send/recvmsg/sendmsg on a
 //   `reset` only)     every later op on the descriptor         SOCK_STREAM socket
 //
+// Left alone: connect, close and shutdown (their EINTR has effects: a
+// connect goes on, a close released the descriptor), poll, cancel-by-fd
+// and timers; and, on the epoll backend, lengths (it has no SQE to cut).
+// Direct syscalls the net layer makes before using the ring (a write tried
+// at once, a receive's fast path) never meet the seam, so no fault either.
+//
 // None of these loses, duplicates or reorders a byte: an injected error is
 // delivered *instead of* the op (nothing consumed), a shortened op moves
 // fewer bytes, a held completion is delivered later in its op's order. The
