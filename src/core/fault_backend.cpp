@@ -72,6 +72,29 @@ std::uint64_t parse_seed(const char* text) {
     return v;
 }
 
+/// What every fault_backend of this process injected, printed at exit (so a
+/// test run shows that the faults happened, not only that it passed).
+struct process_totals {
+    std::atomic<std::uint64_t> submitted{0}, shortened{0}, interrupted{0}, would_block{0}, no_buffers{0},
+        ended_multishot{0}, resets{0}, delayed{0}, cancels{0};
+};
+process_totals totals;
+
+void print_totals() {
+    std::fprintf(stderr,
+                 "ringlet: fault injection totals: %llu ops, %llu shortened, %llu EINTR, %llu EAGAIN, %llu ENOBUFS, "
+                 "%llu multishots ended, %llu ECONNRESET, %llu completions delayed, %llu cancels raced\n",
+                 static_cast<unsigned long long>(totals.submitted.load()),
+                 static_cast<unsigned long long>(totals.shortened.load()),
+                 static_cast<unsigned long long>(totals.interrupted.load()),
+                 static_cast<unsigned long long>(totals.would_block.load()),
+                 static_cast<unsigned long long>(totals.no_buffers.load()),
+                 static_cast<unsigned long long>(totals.ended_multishot.load()),
+                 static_cast<unsigned long long>(totals.resets.load()),
+                 static_cast<unsigned long long>(totals.delayed.load()),
+                 static_cast<unsigned long long>(totals.cancels.load()));
+}
+
 }  // namespace
 
 const char* to_string(fault_profile p) noexcept { return p == fault_profile::reset ? "reset" : "integrity"; }
@@ -103,6 +126,7 @@ fault_backend::fault_backend(std::unique_ptr<backend> inner, const fault_setting
     if (uring_backend* uring = as_uring(*inner_)) uring->set_sqe_hook(&fault_backend::shorten_sqe, this);
     static std::atomic<bool> announced{false};
     if (!announced.exchange(true)) {
+        std::atexit(&print_totals);
         std::fprintf(stderr,
                      "ringlet: fault injection on: RINGLET_FAULT_SEED=%llu RINGLET_FAULT_PROFILE=%s (%s backend); "
                      "rerun a failure with the same variables and --gtest_filter=<its name>\n",
@@ -112,6 +136,15 @@ fault_backend::fault_backend(std::unique_ptr<backend> inner, const fault_setting
 }
 
 fault_backend::~fault_backend() {
+    totals.submitted += stats_.submitted;
+    totals.shortened += stats_.shortened;
+    totals.interrupted += stats_.interrupted;
+    totals.would_block += stats_.would_block;
+    totals.no_buffers += stats_.no_buffers;
+    totals.ended_multishot += stats_.ended_multishot;
+    totals.resets += stats_.resets;
+    totals.delayed += stats_.delayed;
+    totals.cancels += stats_.deferred_cancels + stats_.late_cancels + stats_.cancelled_injected;
     if (uring_backend* uring = as_uring(*inner_)) uring->set_sqe_hook(nullptr, nullptr);
     inner_->set_completion_observer(nullptr);
 }

@@ -44,7 +44,8 @@
 // each shard then wraps its backend, with a PRNG (splitmix64) seeded from
 // the seed and the shard's index, so one seed gives one fault sequence per
 // shard for the same sequence of operations. The first shard prints one
-// line on stderr naming the seed and how to rerun. Reproduce a failure:
+// line on stderr naming the seed and how to rerun, and the process prints
+// the totals of each fault kind at exit. Reproduce a failure:
 //
 //   RINGLET_FAULT_SEED=1234 build/tests/net/net_tests --gtest_filter=Stream.*
 //
