@@ -16,6 +16,11 @@
 // when the final completion arrives (which may still carry a real result if
 // it won the race). A timeout is a deadline in the shard's timer queue that
 // cancels the op when it passes.
+//
+// Transient results: a data transfer or accept that ends with -EINTR (an
+// io-wq worker interrupted) or -EAGAIN (nothing was done) is submitted
+// again, unseen by its waiter, unless a stop was requested or its owner
+// vetoes it (see op_steps::retry_transient, set_retry_veto).
 #pragma once
 
 #include <ringlet/core/result.hpp>
