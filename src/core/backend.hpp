@@ -68,13 +68,18 @@ struct op_steps {
     /// A readiness backend emulates it: after each successful perform() it
     /// delivers with more == true and waits again.
     bool multishot = false;
-    /// A final -EINTR or -EAGAIN means nothing happened (a data transfer or
-    /// an accept interrupted, or a spurious would-block): io_op submits the
+    /// A final -EINTR, or -EAGAIN on a blocking descriptor, means nothing
+    /// happened (a data transfer or an accept interrupted, or a spurious
+    /// would-block; -EAGAIN on an O_NONBLOCK one is reported): io_op submits the
     /// op again instead of reporting it, unless it was asked to stop (or its
     /// owner vetoes: a socket being closed). Never set for close or connect,
     /// whose EINTR has effects.
     bool retry_transient = false;
 };
+
+/// True when `fd` is in O_NONBLOCK mode (one fcntl; false for -1): there a
+/// final -EAGAIN is the owner's answer, not a transient result.
+[[nodiscard]] bool in_nonblocking_mode(int fd) noexcept;
 
 /// Called for the completion of a wake (see backend::wake) on the target.
 using wake_handler = void (*)(void* context) noexcept;

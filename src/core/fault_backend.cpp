@@ -216,7 +216,9 @@ void fault_backend::submit(io_op& op) {
         }
     } else if (steps.retry_transient && !steps.multishot) {
         if (rng_.one_in(error_odds)) {
-            const bool interrupt = rng_.one_in(2);
+            // -EAGAIN only where it means "nothing done" (io_op::on_cqe): on
+            // a descriptor in O_NONBLOCK mode it is the owner's answer.
+            const bool interrupt = rng_.one_in(2) || in_nonblocking_mode(st.fd);
             ++(interrupt ? stats_.interrupted : stats_.would_block);
             note(interrupt ? d_interrupt : d_would_block);
             inject(op, st, interrupt ? -EINTR : -EAGAIN);

@@ -18,9 +18,11 @@
 // cancels the op when it passes.
 //
 // Transient results: a data transfer or accept that ends with -EINTR (an
-// io-wq worker interrupted) or -EAGAIN (nothing was done) is submitted
-// again, unseen by its waiter, unless a stop was requested or its owner
-// vetoes it (see op_steps::retry_transient, set_retry_veto).
+// io-wq worker interrupted) or -EAGAIN on a blocking descriptor (nothing was
+// done) is submitted again, unseen by its waiter, unless a stop was requested
+// or its owner vetoes it (see op_steps::retry_transient, set_retry_veto). On
+// a descriptor its owner put in O_NONBLOCK mode, -EAGAIN is reported
+// (std::errc::resource_unavailable_try_again), as io_uring gives it.
 #pragma once
 
 #include <ringlet/core/result.hpp>
