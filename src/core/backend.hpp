@@ -68,7 +68,18 @@ struct op_steps {
     /// A readiness backend emulates it: after each successful perform() it
     /// delivers with more == true and waits again.
     bool multishot = false;
+    /// A final -EINTR, or -EAGAIN on a blocking descriptor, means nothing
+    /// happened (a data transfer or an accept interrupted, or a spurious
+    /// would-block; -EAGAIN on an O_NONBLOCK one is reported): io_op submits the
+    /// op again instead of reporting it, unless it was asked to stop (or its
+    /// owner vetoes: a socket being closed). Never set for close or connect,
+    /// whose EINTR has effects.
+    bool retry_transient = false;
 };
+
+/// True when `fd` is in O_NONBLOCK mode (one fcntl; false for -1): there a
+/// final -EAGAIN is the owner's answer, not a transient result.
+[[nodiscard]] bool in_nonblocking_mode(int fd) noexcept;
 
 /// Called for the completion of a wake (see backend::wake) on the target.
 using wake_handler = void (*)(void* context) noexcept;
@@ -135,9 +146,32 @@ public:
         wake_context_ = context;
     }
 
+    /// The backend that really talks to the kernel: itself, or for a
+    /// decorator (core/fault_backend.hpp, tests only) the one it wraps.
+    /// as_uring() looks through it (buffer rings, MSG_RING targets).
+    [[nodiscard]] backend& underlying() noexcept { return *underlying_; }
+
+    /// Receives every completion this backend dispatches instead of the op
+    /// (a decorator's hook: it may hold, rewrite or forward them with
+    /// deliver()). Null, the normal case, costs one predictable branch.
+    class completion_observer {
+    public:
+        virtual void completed(io_op& op, int res, std::uint32_t flags, bool more) noexcept = 0;
+
+    protected:
+        ~completion_observer() = default;
+    };
+    void set_completion_observer(completion_observer* observer) noexcept { observer_ = observer; }
+
 protected:
     /// For implementations: dispatches one completion of `op`.
-    static void complete(io_op& op, int res, std::uint32_t flags, bool more) noexcept { op.on_cqe(res, flags, more); }
+    void complete(io_op& op, int res, std::uint32_t flags, bool more) noexcept {
+        if (observer_) [[unlikely]] observer_->completed(op, res, flags, more);
+        else op.on_cqe(res, flags, more);
+    }
+    /// For decorators: hands a completion to the op itself.
+    static void deliver(io_op& op, int res, std::uint32_t flags, bool more) noexcept { op.on_cqe(res, flags, more); }
+    void set_underlying(backend& real) noexcept { underlying_ = &real; }
     static const op_steps& steps_of(const io_op& op) noexcept { return *op.steps_; }
     /// The per-op words a backend may use while the op is in flight (see io_op).
     static std::uint64_t* words_of(io_op& op) noexcept { return op.backend_words_; }
@@ -147,6 +181,8 @@ protected:
     }
 
 private:
+    backend* underlying_ = this;
+    completion_observer* observer_ = nullptr;
     wake_handler on_wake_ = nullptr;
     void* wake_context_ = nullptr;
 };

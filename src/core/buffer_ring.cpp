@@ -61,7 +61,7 @@ int buffer_ring::setup(backend& owner, unsigned count, unsigned size) noexcept {
 }
 
 void buffer_ring::release(backend* owner) noexcept {
-    if (registered_on_ && registered_on_ == owner) io_uring_unregister_buf_ring(static_cast<uring_backend*>(owner)->raw(), group_);
+    if (registered_on_ && registered_on_ == owner) io_uring_unregister_buf_ring(as_uring(*owner)->raw(), group_);
     registered_on_ = nullptr;
     if (ring_) ::munmap(ring_, ring_bytes_);
     if (buffers_) ::munmap(buffers_, buffer_bytes_);

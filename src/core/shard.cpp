@@ -18,6 +18,7 @@
 #include "core/shard.hpp"
 
 #include "core/epoll_backend.hpp"
+#include "core/fault_backend.hpp"
 #include "core/runtime_state.hpp"
 #include "core/ops/ops.hpp"
 #include "core/uring_backend.hpp"
@@ -80,10 +81,19 @@ detached_frame run_detached(shard& owner, task<void> body) {
     owner.task_finished();
 }
 
-/// The shard's backend, as the runtime decided (core/backend_choice.hpp).
-std::unique_ptr<backend> make_backend(backend_kind kind, const ring_config& config, timer_queue& timers) {
-    if (kind == backend_kind::epoll) return std::make_unique<epoll_backend>(timers);
-    return std::make_unique<uring_backend>(config, timers);
+/// The shard's backend, as the runtime decided (core/backend_choice.hpp);
+/// wrapped in the fault injector when RINGLET_FAULT_SEED is set (tests only,
+/// core/fault_backend.hpp), with the small rings that force its full-SQ and
+/// CQ-overflow paths.
+std::unique_ptr<backend> make_backend(backend_kind kind, const ring_config& config, timer_queue& timers, unsigned id) {
+    const std::optional<fault_settings> faults = fault_settings::from_environment();
+    ring_config ring = config;
+    if (faults) ring = {.sq_entries = fault_settings::sq_entries, .cq_entries = fault_settings::cq_entries};
+    std::unique_ptr<backend> real;
+    if (kind == backend_kind::epoll) real = std::make_unique<epoll_backend>(timers);
+    else real = std::make_unique<uring_backend>(ring, timers);
+    if (faults) return std::make_unique<fault_backend>(std::move(real), *faults, id);
+    return real;
 }
 
 }  // namespace
@@ -126,7 +136,7 @@ void internal_read::completed(io_op& op, int res, std::uint32_t, bool more) noex
 shard::shard(runtime_state& rt, unsigned id, const ring_config& config)
     : rt_(rt),
       id_(id),
-      backend_(make_backend(rt.backend, config, timers_)),
+      backend_(make_backend(rt.backend, config, timers_, id)),
       event_fd_(rt.wake_fds.at(id)),
       wakeup_reader_(event_fd_, [this](int) {
           on_wakeup();

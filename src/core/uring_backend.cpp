@@ -186,6 +186,7 @@ void uring_backend::submit(io_op& op) {
     }
     io_uring_sqe* sqe = get_sqe();
     steps.prepare(op, sqe);
+    if (sqe_hook_) [[unlikely]] sqe_hook_(sqe_hook_context_, op, sqe);
     const std::uint64_t user_data = track(&op);
     words_of(op)[0] = user_data;
     io_uring_sqe_set_data64(sqe, user_data);
@@ -235,7 +236,7 @@ void uring_backend::deadline_entry::expired(timer_entry& self) noexcept {
     if (d.timer_op) {
         // Runs inside poll(): the timer op completes here, as its CQE would have.
         --b.in_flight_;
-        complete(op, -ETIME, 0, false);
+        b.complete(op, -ETIME, 0, false);
         return;
     }
     // The op's limit: cancel it as its linked timeout did; it completes with

@@ -86,6 +86,15 @@ public:
     [[nodiscard]] const ring_stats& stats() const noexcept { return stats_; }
     [[nodiscard]] io_uring* raw() noexcept { return &ring_; }
 
+    /// Tests only (core/fault_backend.hpp): called with each op's SQE right
+    /// after its prepare step, before the kernel sees it (to shorten a
+    /// read or write). Null, the normal case, costs one predictable branch.
+    using sqe_hook = void (*)(void* context, io_op& op, io_uring_sqe* sqe) noexcept;
+    void set_sqe_hook(sqe_hook hook, void* context) noexcept {
+        sqe_hook_ = hook;
+        sqe_hook_context_ = context;
+    }
+
 private:
     struct slot {
         io_op* op = nullptr;
@@ -139,11 +148,15 @@ private:
     std::size_t in_flight_ = 0;
     ring_stats stats_;
     std::thread::id owner_;
+    sqe_hook sqe_hook_ = nullptr;
+    void* sqe_hook_context_ = nullptr;
 };
 
 /// `b` as the io_uring backend, or nullptr when it is another kind.
+/// Looks through a decorator (backend::underlying).
 [[nodiscard]] inline uring_backend* as_uring(backend& b) noexcept {
-    return b.kind() == backend_kind::io_uring ? static_cast<uring_backend*>(&b) : nullptr;
+    backend& real = b.underlying();
+    return real.kind() == backend_kind::io_uring ? static_cast<uring_backend*>(&real) : nullptr;
 }
 
 }  // namespace ringlet::detail

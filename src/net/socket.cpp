@@ -54,6 +54,8 @@ bool socket_op::begin(std::coroutine_handle<> waiter, const stop_token& token) n
 
 int socket_op::fd() const noexcept { return owner_->fd_; }
 
+bool socket_op::closing(const io_op& op) noexcept { return static_cast<const socket_op&>(op).owner_->closing_; }
+
 result<int> socket_op::finish() noexcept {
     if (refused_) return unexpected{refused_};
     result<int> r = outcome();

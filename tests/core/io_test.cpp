@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,6 +38,13 @@ std::span<std::byte> bytes(char* p, std::size_t n) { return {reinterpret_cast<st
 task<int> after(clock::duration d) {
     (void)co_await sleep_for(d);
     co_return 0;
+}
+
+/// CPU time the calling thread has used.
+std::chrono::nanoseconds thread_cpu_time() {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
 }
 
 }  // namespace
@@ -286,6 +294,29 @@ TEST(Io, WriteThenReadThroughAPipe) {
         auto bad = co_await io::read(p[0], bytes(buf, sizeof buf));
         CO_ASSERT_FALSE(bad);
         EXPECT_EQ(bad.error(), std::errc::bad_file_descriptor);
+    });
+}
+
+TEST(Io, ReadOnAnEmptyNonBlockingPipeNeverSpins) {
+    // Kernels before 6.x answer an O_NONBLOCK file's empty read through
+    // io_uring with -EAGAIN; that is the owner's answer, reported — not a
+    // transient result to submit again (that would spin until the timeout).
+    // Newer kernels wait for data instead. Either way the shard sleeps.
+    SKIP_ON_EPOLL("the epoll backend puts read descriptors in O_NONBLOCK mode itself and waits");
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        int p[2];
+        CO_ASSERT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+        char c = 0;
+        const auto cpu_before = thread_cpu_time();
+        auto r = co_await io::read(p[0], bytes(&c, 1), 300ms);
+        const auto cpu_used = thread_cpu_time() - cpu_before;
+        CO_ASSERT_FALSE(r);
+        EXPECT_TRUE(r.error() == std::errc::resource_unavailable_try_again || r.error() == errc::timed_out)
+            << r.error().message();
+        EXPECT_LT(cpu_used, 100ms) << "the shard spun on -EAGAIN";
+        close(p[0]);
+        close(p[1]);
     });
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <stdexcept>
 #include <string>
 
 using namespace ringlet;
@@ -19,7 +20,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-detail::uring_backend& this_ring() { return static_cast<detail::uring_backend&>(detail::shard::current()->io()); }
+detail::uring_backend& this_ring() {
+    detail::uring_backend* ring = detail::as_uring(detail::shard::current()->io());
+    if (!ring) throw std::logic_error("this_ring: the shard's backend is not io_uring");
+    return *ring;
+}
 
 /// Runs `fn` in a forked child whose seccomp filter makes io_uring_setup fail
 /// with `err`; returns what the child wrote to its pipe.

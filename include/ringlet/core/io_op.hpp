@@ -16,6 +16,13 @@
 // when the final completion arrives (which may still carry a real result if
 // it won the race). A timeout is a deadline in the shard's timer queue that
 // cancels the op when it passes.
+//
+// Transient results: a data transfer or accept that ends with -EINTR (an
+// io-wq worker interrupted) or -EAGAIN on a blocking descriptor (nothing was
+// done) is submitted again, unseen by its waiter, unless a stop was requested
+// or its owner vetoes it (see op_steps::retry_transient, set_retry_veto). On
+// a descriptor its owner put in O_NONBLOCK mode, -EAGAIN is reported
+// (std::errc::resource_unavailable_try_again), as io_uring gives it.
 #pragma once
 
 #include <ringlet/core/result.hpp>
@@ -61,6 +68,8 @@ public:
             if (cancel_requested_) return unexpected{errc::operation_canceled};
             if (timeout_.is_set()) return unexpected{errc::timed_out};
         }
+        // A stop that interrupted the op (an io-wq worker's EINTR) is a cancellation too.
+        if (res_ == -EINTR && cancel_requested_) return unexpected{errc::operation_canceled};
         return unexpected{errno_code(-res_)};
     }
     [[nodiscard]] int raw_result() const noexcept { return res_; }
@@ -72,6 +81,11 @@ protected:
     /// Changes what the next start() runs (an owner that re-arms one op in
     /// different ways: multishot or single-shot). Not while in flight.
     void set_steps(const op_steps& steps) noexcept { steps_ = &steps; }
+    /// An owner that must not see its op submitted again after a transient
+    /// -EINTR / -EAGAIN (op_steps::retry_transient) while `veto` says so
+    /// (a socket being closed: its cancel-by-descriptor interrupted the op).
+    using retry_veto_fn = bool (*)(const io_op& op) noexcept;
+    void set_retry_veto(retry_veto_fn veto) noexcept { retry_veto_ = veto; }
     std::coroutine_handle<> waiter_;
 
 private:
@@ -81,6 +95,7 @@ private:
 
     const op_steps* steps_;
     completion_fn completion_ = nullptr;
+    retry_veto_fn retry_veto_ = nullptr;
     /// The backend's bookkeeping while the op is in flight; opaque here.
     std::uint64_t backend_words_[4] = {};
     ringlet::timeout timeout_;

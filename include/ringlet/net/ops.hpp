@@ -48,7 +48,9 @@ class socket_op : public ringlet::detail::io_op {
 public:
     /// A non-empty `refused` fails the operation with it, submitting nothing.
     socket_op(const ringlet::detail::op_steps& steps, socket& owner, timeout limit, std::error_code refused = {}) noexcept
-        : io_op(steps, limit), owner_(&owner), refused_(refused) {}
+        : io_op(steps, limit), owner_(&owner), refused_(refused) {
+        set_retry_veto(&closing);
+    }
 
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> waiter) noexcept {
@@ -66,6 +68,9 @@ protected:
     [[nodiscard]] result<int> finish() noexcept;
 
 private:
+    /// True while the socket closes: a transient EINTR then came from its cancel.
+    static bool closing(const io_op& op) noexcept;
+
     socket* owner_;
     std::error_code refused_;
     bool counted_ = false;

@@ -156,17 +156,18 @@ readiness wait_for_value(const io_op& op) noexcept {
 /// One family's steps bound to a view: `Prepare` and `Perform` receive what
 /// the view reads out of the op; a readiness backend waits for `Events` on
 /// the view's descriptor. Each kind below is one instance of it.
+/// `RetryTransient`: op_steps::retry_transient (data transfers and accept).
 template <class Args, view_fn<Args> View, prepare_fn<Args> Prepare, perform_fn<Args> Perform, short Events,
-          bool Multishot = false>
+          bool Multishot = false, bool RetryTransient = false>
 inline constexpr op_steps family_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { Prepare(sqe, View(op)); },
-    [](io_op& op) noexcept { return Perform(View(op)); }, &bind::wait<Args, View, Events>, Multishot};
+    [](io_op& op) noexcept { return Perform(View(op)); }, &bind::wait<Args, View, Events>, Multishot, RetryTransient};
 
 template <view_fn<buffer_args> View>
-inline constexpr const op_steps& recv_steps = family_steps<buffer_args, View, prepare_recv, perform_recv, POLLIN>;
+inline constexpr const op_steps& recv_steps = family_steps<buffer_args, View, prepare_recv, perform_recv, POLLIN, false, true>;
 
 template <view_fn<buffer_args> View>
-inline constexpr const op_steps& send_steps = family_steps<buffer_args, View, prepare_send, perform_send, POLLOUT>;
+inline constexpr const op_steps& send_steps = family_steps<buffer_args, View, prepare_send, perform_send, POLLOUT, false, true>;
 
 /// Multishot recv picking buffers from a buffer ring (one completion per chunk).
 template <view_fn<selected_args> View>
@@ -175,11 +176,11 @@ inline constexpr const op_steps& recv_selected_steps =
 
 template <view_fn<message_args> View>
 inline constexpr const op_steps& recvmsg_steps =
-    family_steps<message_args, View, prepare_recvmsg, perform_recvmsg, POLLIN>;
+    family_steps<message_args, View, prepare_recvmsg, perform_recvmsg, POLLIN, false, true>;
 
 template <view_fn<message_args> View>
 inline constexpr const op_steps& sendmsg_steps =
-    family_steps<message_args, View, prepare_sendmsg, perform_sendmsg, POLLOUT>;
+    family_steps<message_args, View, prepare_sendmsg, perform_sendmsg, POLLOUT, false, true>;
 
 /// Multishot recvmsg picking buffers from a buffer ring (one completion per datagram).
 template <view_fn<selected_args> View>
@@ -187,7 +188,7 @@ inline constexpr const op_steps& recvmsg_selected_steps =
     family_steps<selected_args, View, prepare_recvmsg_selected, perform_unsupported, POLLIN, true>;
 
 template <view_fn<fd_args> View>
-inline constexpr const op_steps& accept_steps = family_steps<fd_args, View, prepare_accept, perform_accept, POLLIN>;
+inline constexpr const op_steps& accept_steps = family_steps<fd_args, View, prepare_accept, perform_accept, POLLIN, false, true>;
 
 /// One completion per connection until cancelled or failed.
 template <view_fn<fd_args> View>
@@ -225,10 +226,10 @@ inline constexpr op_steps poll_multishot_steps{
     [](io_op& op) noexcept { return perform_poll(View(op)); }, &bind::wait_for_value<View>, true};
 
 template <view_fn<buffer_args> View>
-inline constexpr const op_steps& read_steps = family_steps<buffer_args, View, prepare_read, perform_read, POLLIN>;
+inline constexpr const op_steps& read_steps = family_steps<buffer_args, View, prepare_read, perform_read, POLLIN, false, true>;
 
 template <view_fn<buffer_args> View>
-inline constexpr const op_steps& write_steps = family_steps<buffer_args, View, prepare_write, perform_write, POLLOUT>;
+inline constexpr const op_steps& write_steps = family_steps<buffer_args, View, prepare_write, perform_write, POLLOUT, false, true>;
 
 // --- buffer-ring completions -------------------------------------------------------
 
