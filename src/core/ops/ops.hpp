@@ -11,10 +11,11 @@
 // fill structures inside the op (a msghdr that points into it).
 //
 // Readiness steps never block: they use per-call non-blocking flags where
-// the syscall has them (MSG_DONTWAIT). accept4, connect, read and write have
-// none, so a readiness backend puts a descriptor in O_NONBLOCK mode before
-// its first attempt (the io_uring backend never does: io_uring answers an
-// O_NONBLOCK file's empty read with -EAGAIN instead of waiting).
+// the syscall has them (MSG_DONTWAIT, RWF_NOWAIT). accept4 and connect have
+// none: their steps say needs_nonblocking, and a readiness backend puts the
+// descriptor in O_NONBLOCK mode before trying them (the io_uring backend
+// never does: io_uring answers an O_NONBLOCK file's empty read with -EAGAIN
+// instead of waiting).
 //
 // Private to src/. io_uring_sqe is only forward-declared (backend.hpp): the
 // steps' prepare member must name it, and the templates below are
@@ -164,18 +165,21 @@ inline constexpr op_steps recvmsg_selected_steps{
 template <view_fn<fd_args> View>
 inline constexpr op_steps accept_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_accept(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_accept(View(op)); }, &bind::wait<fd_args, View, POLLIN>};
+    [](io_op& op) noexcept { return perform_accept(View(op)); }, &bind::wait<fd_args, View, POLLIN>, false,
+    fd_effect::none, true};
 
 /// One completion per connection until cancelled or failed.
 template <view_fn<fd_args> View>
 inline constexpr op_steps accept_multishot_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_accept_multishot(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_accept(View(op)); }, &bind::wait<fd_args, View, POLLIN>, true};
+    [](io_op& op) noexcept { return perform_accept(View(op)); }, &bind::wait<fd_args, View, POLLIN>, true,
+    fd_effect::none, true};
 
 template <view_fn<connect_args> View>
 inline constexpr op_steps connect_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_connect(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_connect(View(op)); }, &bind::wait<connect_args, View, POLLOUT>};
+    [](io_op& op) noexcept { return perform_connect(View(op)); }, &bind::wait<connect_args, View, POLLOUT>,
+    false, fd_effect::none, true};
 
 /// shutdown(fd, value).
 template <view_fn<fd_args> View>
@@ -186,15 +190,18 @@ inline constexpr op_steps shutdown_steps{
 template <view_fn<fd_args> View>
 inline constexpr op_steps close_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_close(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_close(View(op)); }, &bind::wait<fd_args, View, 0>};
+    [](io_op& op) noexcept { return perform_close(View(op)); }, &bind::wait<fd_args, View, 0>, false,
+    fd_effect::close};
 
 /// Cancels every operation on the descriptor: yields how many were found,
-/// -ENOENT when none, -EINVAL where it cannot (kernels before 5.19, and the
-/// readiness steps, which cannot reach the backend: callers fall back).
+/// -ENOENT when none, -EINVAL where it cannot (kernels before 5.19: callers
+/// fall back). A readiness backend does it itself (fd_effect::cancel_all:
+/// it owns the descriptor's waiters); perform() is never called there.
 template <view_fn<fd_args> View>
 inline constexpr op_steps cancel_fd_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_cancel_fd(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_cancel_fd(View(op)); }, &bind::wait<fd_args, View, 0>};
+    [](io_op& op) noexcept { return perform_cancel_fd(View(op)); }, &bind::wait<fd_args, View, 0>, false,
+    fd_effect::cancel_all};
 
 /// poll(fd, value): yields the revents.
 template <view_fn<fd_args> View>
