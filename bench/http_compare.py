@@ -177,11 +177,17 @@ def measure(kind, depth, duration, tmp, quota):
     finally:
         if cgroup:
             cgroup.remove()
+    return dict(run_figures(requests, seconds, cpu1 - cpu0, wrk_cpu, errors), rps=requests / seconds)
+
+
+def run_figures(requests, seconds, server_cpu, wrk_cpu, errors):
+    """What one timed wrk run measured: the server's CPU per request and its
+    share of the run, wrk's share (near 1.0: wrk, not the server, was the
+    limit) and wrk's socket errors."""
     return {
-        "rps": requests / seconds,
         "requests": requests,
-        "server_cpu_us_per_request": (cpu1 - cpu0) * 1e6 / max(requests, 1),
-        "server_cpu_share": (cpu1 - cpu0) / seconds,
+        "server_cpu_us_per_request": server_cpu * 1e6 / max(requests, 1),
+        "server_cpu_share": server_cpu / seconds,
         "wrk_cpu_share": wrk_cpu / seconds,
         "errors": errors,
     }

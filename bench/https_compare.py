@@ -59,7 +59,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import http_compare as base  # noqa: E402  (Cgroup, proc_cpu_seconds, stop_server, cpu_model, free_port)
+import http_compare as base  # noqa: E402  (Cgroup, proc_cpu_seconds, stop_server, cpu_model, free_port, run_figures)
 
 BUILD = os.environ.get("BUILD_DIR", os.path.join(base.ROOT, "build"))
 BODY = 1048576
@@ -245,14 +245,8 @@ def measure(kind, case, suite, duration, tmp, cgroup, checked):
     finally:
         base.stop_server(proc)
     rate = requests / seconds
-    return {
-        "figure": rate * BODY / 1e6 if case == "bulk" else rate,
-        "requests": requests,
-        "server_cpu_us_per_request": (cpu1 - cpu0) * 1e6 / max(requests, 1),
-        "server_cpu_share": (cpu1 - cpu0) / seconds,
-        "wrk_cpu_share": wrk_cpu / seconds,
-        "errors": errors,
-    }
+    return dict(base.run_figures(requests, seconds, cpu1 - cpu0, wrk_cpu, errors),
+                figure=rate * BODY / 1e6 if case == "bulk" else rate)
 
 
 def main():

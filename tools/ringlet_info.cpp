@@ -1,6 +1,6 @@
-// Prints which backend ringlet chooses on this machine and why, and for
-// io_uring how it sets it up: the setup flags the kernel accepted, its
-// features and which opcodes it supports.
+// Prints which backend ringlet chooses on this machine and why, and how it
+// sets it up: for io_uring the setup flags the kernel accepted, its features
+// and which opcodes it supports; for epoll how it waits and what it emulates.
 //
 //   build/tools/ringlet_info
 //   RINGLET_BACKEND=io_uring build/tools/ringlet_info
@@ -20,7 +20,7 @@ int main() {
         const auto report = ringlet::runtime::choose_backend();
         const bool uring = report.backend == ringlet::backend_choice::io_uring;
         std::printf("backend: %s\nwhy: %s\n", uring ? "io_uring" : "epoll", report.reason.c_str());
-        if (uring) std::fputs(ringlet::runtime::describe_io_uring().c_str(), stdout);
+        std::fputs(ringlet::runtime::describe_backend(report.backend).c_str(), stdout);
         return 0;
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "%s\n", e.what());

@@ -67,6 +67,7 @@ enum class fd_effect : std::uint8_t {
 struct op_steps {
     /// io_uring: fills `sqe` (opcode, fd, buffer, flags; not user_data, which
     /// the backend sets). Called once per submission, on the shard thread.
+    /// Null for a timer op (ops::timer_steps): it needs no kernel operation.
     void (*prepare)(io_op& op, io_uring_sqe* sqe) noexcept;
     /// Readiness backends: tries the operation once without blocking. Returns
     /// its result (>= 0) or -errno; -EAGAIN means "not ready": the backend
@@ -129,7 +130,7 @@ public:
     [[nodiscard]] virtual bool supports(capability c) const noexcept = 0;
 
     /// Operations submitted whose final completion has not been dispatched
-    /// (internal requests such as cancels and linked timeouts not counted).
+    /// (internal requests such as cancels and the kernel timer not counted).
     /// The shard drains until this is 0 before destroying the backend.
     [[nodiscard]] virtual std::size_t in_flight() const noexcept = 0;
 

@@ -15,6 +15,7 @@
 //   no descriptor); a stop requested from another thread writes them under
 //   the mutex that guards their creation and closing, and the stop flags
 //   outlive them (see runtime_state.hpp).
+#include "core/epoll_backend.hpp"
 #include "core/runtime_state.hpp"
 
 #include <ringlet/core/io.hpp>
@@ -330,9 +331,13 @@ runtime::backend_report runtime::choose_backend(backend_choice requested) {
             std::move(decision.reason)};
 }
 
-std::string runtime::describe_io_uring() {
-    detail::uring_backend probe{{.sq_entries = 8, .cq_entries = 0}};
-    return probe.describe();
+std::string runtime::describe_backend(backend_choice kind) {
+    if (kind == backend_choice::auto_select) kind = choose_backend().backend;
+    if (kind == backend_choice::epoll) {
+        detail::timer_queue timers;
+        return detail::epoll_backend{timers}.describe();
+    }
+    return detail::uring_backend{{.sq_entries = 8, .cq_entries = 0}}.describe();
 }
 
 }  // namespace ringlet

@@ -145,13 +145,6 @@ io_uring_sqe* uring_backend::get_sqe() {
     }
 }
 
-void uring_backend::reserve(unsigned count) {
-    if (io_uring_sq_space_left(&ring_) >= count) return;
-    ++stats_.sq_full_submits;
-    io_uring_submit(&ring_);
-    while (io_uring_sq_space_left(&ring_) < count) io_uring_get_events(&ring_);
-}
-
 std::uint64_t uring_backend::track(io_op* op) {
     assert_owner();
     std::uint32_t index = free_head_;
@@ -166,18 +159,6 @@ std::uint64_t uring_backend::track(io_op* op) {
     if (++s.generation == 0) s.generation = 1;
     ++in_flight_;
     return (std::uint64_t{s.generation} << 32) | (index + slot_base);
-}
-
-void uring_backend::prepare_timeout(io_op& owner, io_uring_sqe* sqe, std::int64_t ns, bool absolute,
-                                    bool linked) noexcept {
-    std::uint64_t* words = words_of(owner);
-    auto* ts = reinterpret_cast<__kernel_timespec*>(words + 1);
-    static_assert(sizeof(__kernel_timespec) == 2 * sizeof(std::uint64_t));
-    ts->tv_sec = ns / 1'000'000'000;
-    ts->tv_nsec = ns % 1'000'000'000;
-    const unsigned flags = absolute ? IORING_TIMEOUT_ABS : 0;
-    if (linked) io_uring_prep_link_timeout(sqe, ts, flags);
-    else io_uring_prep_timeout(sqe, ts, 0, flags);
 }
 
 namespace {

@@ -37,7 +37,7 @@ struct ring_stats {
 
 /// user_data values below 2^32 are tags, never slots (slot generations start at 1).
 enum class ring_tag : std::uint64_t {
-    ignore = 0,  ///< completions nobody waits for (cancel requests, linked timeouts)
+    ignore = 0,  ///< completions nobody waits for (cancel requests, timer updates)
     wake = 1,    ///< IORING_OP_MSG_RING from another shard: look at the inbox
     timer = 2,   ///< the one IORING_OP_TIMEOUT armed for the timer queue's earliest deadline
 };
@@ -72,20 +72,11 @@ public:
     bool wake(backend& target) noexcept override;
 
     // --- io_uring specifics (core, tests, benchmarks) -----------------------
-    /// The one place a timeout SQE is filled: IORING_OP_TIMEOUT for a timer
-    /// op (linked false) or IORING_OP_LINK_TIMEOUT for an op's limit (linked
-    /// true), `ns` on CLOCK_MONOTONIC (absolute) or relative to submission.
-    /// The __kernel_timespec lives in `owner`'s backend words until the
-    /// io_uring_enter that submits it.
-    static void prepare_timeout(io_op& owner, io_uring_sqe* sqe, std::int64_t ns, bool absolute, bool linked) noexcept;
     /// The user_data that routes `op`'s completions (tests: stale completions).
     [[nodiscard]] static std::uint64_t user_data_of(const io_op& op) noexcept { return words_of(op)[0]; }
 
     /// A free SQE; submits pending ones first when the SQ is full. Never drops.
     io_uring_sqe* get_sqe();
-    /// Ensures `count` SQEs can be taken back to back (a linked pair must be
-    /// submitted in one io_uring_enter, or the kernel breaks the link).
-    void reserve(unsigned count);
     [[nodiscard]] bool supports_opcode(int opcode) const noexcept {
         return opcode >= 0 && opcodes_.test(static_cast<unsigned>(opcode));
     }

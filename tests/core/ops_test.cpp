@@ -242,6 +242,7 @@ TEST(OpSteps, TimerAttemptReportsEtimeOncePassed) {
     EXPECT_EQ(ops::timer_steps.perform(later), -EAGAIN);
     EXPECT_EQ(ops::timer_steps.perform(passed), -ETIME);
     EXPECT_EQ(ops::timer_steps.wait_for(later).fd, -1);  // a pure timer: no descriptor
+    EXPECT_EQ(ops::timer_steps.prepare, nullptr);         // and no kernel operation on any backend
     EXPECT_EQ(ops::nop_steps.perform(passed), 0);
 }
 

@@ -164,8 +164,14 @@ TEST(Runtime, CanRunAgainAfterStopping) {
 }
 
 TEST(Runtime, DescribesItsRing) {
-    const std::string text = runtime::describe_io_uring();
+    const std::string text = runtime::describe_backend(backend_choice::io_uring);
     EXPECT_NE(text.find("setup flags:"), std::string::npos);
     EXPECT_NE(text.find("opcodes: NOP"), std::string::npos);
     EXPECT_NE(text.find("sq entries: 8"), std::string::npos);
+}
+
+TEST(Runtime, DescribesTheEpollBackend) {
+    const std::string text = runtime::describe_backend(backend_choice::epoll);
+    EXPECT_NE(text.find("backend: epoll"), std::string::npos);
+    EXPECT_NE(text.find("emulated: multishot accept"), std::string::npos);
 }

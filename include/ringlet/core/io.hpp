@@ -1,5 +1,5 @@
 // Timers and raw file-descriptor operations, each one backend operation
-// (one io_uring submission on the io_uring backend).
+// (see runtime_options::backend).
 //
 // These are the primitives the socket layers build on, and useful on their own
 // for pipes, eventfds and files. All must be awaited on a shard thread; each
@@ -15,7 +15,7 @@ namespace ringlet {
 
 /// Awaitable sleep. Yields success when the time has passed,
 /// errc::operation_canceled when the task was stopped first.
-/// @see io_uring_prep_timeout(3), IORING_OP_TIMEOUT
+/// @see clock_nanosleep(2)
 class [[nodiscard]] sleep_op final : public detail::timer_op {
 public:
     explicit sleep_op(clock::time_point until) noexcept;
@@ -29,15 +29,16 @@ public:
 
 namespace io {
 
-/// A no-op round trip through the ring. @see IORING_OP_NOP
+/// A no-op round trip through the shard's backend (a submission and its
+/// completion, nothing else): measures the loop's own cost.
 class [[nodiscard]] nop_op final : public detail::int_op {
 public:
     nop_op() noexcept;
 };
 [[nodiscard]] inline nop_op nop() noexcept { return {}; }
 
-/// read(2) through the ring: yields the byte count, 0 at end of file.
-/// @see io_uring_prep_read(3), IORING_OP_READ
+/// read(2) through the shard's backend: yields the byte count, 0 at end of file.
+/// @see read(2)
 class [[nodiscard]] read_op final : public detail::io_op {
 public:
     read_op(int fd, std::span<std::byte> buffer, timeout limit) noexcept;
@@ -49,8 +50,8 @@ public:
     return read_op{fd, buffer, limit};
 }
 
-/// write(2) through the ring: yields the byte count written (may be short).
-/// @see io_uring_prep_write(3), IORING_OP_WRITE
+/// write(2) through the shard's backend: yields the byte count written (may be short).
+/// @see write(2)
 class [[nodiscard]] write_op final : public detail::io_op {
 public:
     write_op(int fd, std::span<const std::byte> data, timeout limit) noexcept;
@@ -63,7 +64,7 @@ public:
 }
 
 /// Waits until `fd` is ready for `events` (POLLIN, POLLOUT, …); yields the revents.
-/// @see io_uring_prep_poll_add(3), IORING_OP_POLL_ADD
+/// @see poll(2)
 class [[nodiscard]] poll_op final : public detail::io_op {
 public:
     poll_op(int fd, unsigned events, timeout limit) noexcept;

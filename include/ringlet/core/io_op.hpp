@@ -2,20 +2,20 @@
 //
 // Every ringlet I/O awaitable derives from detail::io_op. Its steps (an
 // op_steps constant defined in src/core, one file per family of operations)
-// say how to run it on each kind of backend: fill an io_uring SQE, or try it
-// without blocking and name the readiness to wait for. The shard's backend
+// say how to run it on each kind of backend: describe it to a completion-based
+// kernel interface, or try it without blocking and name the readiness to wait
+// for. The shard's backend
 // (src/core/backend.hpp) runs it and keeps its own bookkeeping for it in the
-// op's opaque backend words (io_uring: the routing tag — slot plus generation,
-// so a stale completion can never resume the wrong waiter — and a linked
-// timeout's timespec). The operation object lives in the awaiting
+// op's opaque backend words (e.g. a routing tag — slot plus generation, so a
+// stale completion can never resume the wrong waiter). The operation object lives in the awaiting
 // coroutine's frame, so it — and the buffer it points at — stays alive until
 // the backend's final completion, even after cancellation.
 //
 // Cancellation: while suspended, the op is registered on the task's stop
 // token; a stop asks the backend to cancel it and the waiter resumes only
 // when the final completion arrives (which may still carry a real result if
-// it won the race). A timeout is a deadline the backend attaches to the op
-// (io_uring: a linked timeout) that cancels it.
+// it won the race). A timeout is a deadline in the shard's timer queue that
+// cancels the op when it passes.
 #pragma once
 
 #include <ringlet/core/result.hpp>

@@ -170,8 +170,11 @@ public:
     /// applies to the next run().
     void request_stop_now() noexcept;
 
-    /// io_uring as a shard would set it up here: setup flags, features, opcodes.
-    [[nodiscard]] static std::string describe_io_uring();
+    /// The backend `kind` as a shard would set it up here, one fact per line
+    /// (io_uring: setup flags, features, supported opcodes; epoll: how it
+    /// waits and what it emulates). auto_select describes choose_backend()'s
+    /// pick. Throws as the constructor does when `kind` cannot be set up.
+    [[nodiscard]] static std::string describe_backend(backend_choice kind = backend_choice::auto_select);
 
     /// The backend a runtime constructed here with `requested` would use
     /// (RINGLET_BACKEND applied), and why in one line: for a fallback, the

@@ -159,7 +159,8 @@ namespace this_shard {
 /// what it has started then gets the runtime's drain_timeout to finish.
 /// Throws std::logic_error off-shard.
 [[nodiscard]] ringlet::stop_token drain_token();
-/// The shard's io_uring setup flags, features and supported opcodes, one line each.
+/// How the shard's backend is set up, one fact per line (io_uring: setup
+/// flags, features and supported opcodes; epoll: how it waits, what it emulates).
 [[nodiscard]] std::string describe_ring();
 
 }  // namespace this_shard
@@ -197,7 +198,8 @@ struct [[nodiscard]] yield_awaiter {
 
 /// Runs `fn` (returning R or task<R>) on shard `target` and yields its result
 /// (or rethrows its exception) back on the calling shard. The call is a pair
-/// of messages woken with IORING_OP_MSG_RING. It is not cancelled when the
+/// of messages, each waking the other shard's loop (without a syscall of the
+/// sender's own where the backend can). It is not cancelled when the
 /// caller is: the remote side runs under its own shard's stop token.
 template <class F>
 [[nodiscard]] task<typename detail::call_traits<F>::value> submit_to(unsigned target, F fn) {

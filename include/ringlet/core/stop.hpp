@@ -7,8 +7,8 @@
 //
 // Tasks carry a token implicitly: a task awaited by another inherits the
 // awaiter's token, spawned tasks get their shard's (or task group's) token, and
-// every I/O awaitable registers a callback that cancels its kernel operation
-// (IORING_OP_ASYNC_CANCEL) when a stop is requested. Code rarely touches a
+// every I/O awaitable registers a callback that asks the backend to cancel its
+// kernel operation when a stop is requested. Code rarely touches a
 // token directly; `co_await this_task::stop_token()` returns the current one.
 #pragma once
 

@@ -7,7 +7,7 @@
 
 namespace ringlet {
 
-/// CLOCK_MONOTONIC, the clock io_uring timeouts use.
+/// CLOCK_MONOTONIC, the clock every ringlet deadline uses.
 using clock = std::chrono::steady_clock;
 
 /// How long an operation may wait: nothing (wait forever), a relative duration

@@ -15,8 +15,7 @@
 //         co_await sock.send_batch(replies);                   // one sendmmsg(2); the ring when full
 //         replies.clear();
 //     }
-// receive_batch() arms one multishot IORING_OP_RECVMSG on a provided buffer
-// ring: the kernel then receives every datagram into a buffer of the ring
+// receive_batch() arms one multishot recvmsg on a provided buffer ring: the kernel then receives every datagram into a buffer of the ring
 // and posts one completion per datagram, with no submission per datagram.
 // Each call yields every datagram received since the last one (up to
 // batch_options::max_batch); their payloads stay valid until the next call
@@ -175,13 +174,13 @@ public:
     /// errc::operation_canceled (task stopped, socket closed),
     /// std::errc::device_or_resource_busy (another task is waiting), ENOMEM
     /// (the buffer ring could not be allocated).
-    /// @see io_uring_prep_recvmsg_multishot(3), io_uring_register_buf_ring(3)
+    /// @see recvmsg(2)
     [[nodiscard]] receive_batch_op receive_batch(timeout limit = {}) noexcept;
     /// Sends every datagram of `datagrams`, 64 at a time: first with one
     /// non-blocking sendmmsg(2) straight from the task (UDP rarely has to
     /// wait), then — for what the socket buffer cannot take, or while another
-    /// operation on the socket is in flight — one IORING_OP_SENDMSG each,
-    /// submitted in one io_uring_enter, which wait for room; yields how many
+    /// operation on the socket is in flight — one backend sendmsg each,
+    /// submitted together, which wait for room; yields how many
     /// were sent. Datagrams a failure (ENOBUFS, ECONNREFUSED,
     /// EACCES, EDESTADDRREQ for a null address on an unconnected socket, ...)
     /// stopped are not counted; when none was sent, the first error is the
@@ -189,7 +188,7 @@ public:
     /// deadline already passed); a stop of the task or close() cancels the
     /// sends still waiting (errc::operation_canceled). Datagrams may leave out
     /// of order when the socket buffer is full.
-    /// @see sendmmsg(2), io_uring_prep_sendmsg(3), sendmsg(2)
+    /// @see sendmmsg(2), sendmsg(2)
     [[nodiscard]] task<result<std::size_t>> send_batch(std::span<const outgoing_datagram> datagrams,
                                                        timeout limit = {});
     /// Whether receive_batch() uses multishot recvmsg (false after falling

@@ -1,5 +1,5 @@
 // The datagram operations: recvmsg(2) / sendmsg(2) of one datagram (or one
-// seqpacket message), one io_uring submission each, awaited by one task.
+// seqpacket message), one backend operation each, awaited by one task.
 //
 //     std::array<std::byte, 1500> buf;
 //     auto got = co_await sock.recv_from(buf, 5s);     // result<received_from>
@@ -68,7 +68,7 @@ public:
 /// socket whose peer's port is closed fails with std::errc::connection_refused
 /// (the ICMP error of an earlier send). On a seqpacket socket, size 0 without
 /// truncation is the end of the stream.
-/// @see io_uring_prep_recvmsg(3), IORING_OP_RECVMSG, recvmsg(2)
+/// @see recvmsg(2)
 class [[nodiscard]] recv_message_op final : public detail::recvmsg_base {
 public:
     recv_message_op(socket& owner, std::span<std::byte> into, timeout limit) noexcept
@@ -77,7 +77,7 @@ public:
 };
 
 /// recvmsg(2) of one datagram with its sender's address. Errors as
-/// recv_message_op. @see io_uring_prep_recvmsg(3), IORING_OP_RECVMSG, recvmsg(2)
+/// recv_message_op. @see recvmsg(2)
 class [[nodiscard]] recv_from_op final : public detail::recvmsg_base {
 public:
     recv_from_op(socket& owner, std::span<std::byte> into, timeout limit) noexcept
@@ -90,7 +90,7 @@ public:
 /// larger than the protocol allows), std::errc::permission_denied (EACCES: a
 /// broadcast address without SO_BROADCAST), std::errc::connection_refused (an
 /// ICMP error of an earlier datagram on a connected socket), ENOBUFS.
-/// @see io_uring_prep_sendmsg(3), IORING_OP_SENDMSG, sendmsg(2)
+/// @see sendmsg(2)
 class [[nodiscard]] send_to_op final : public detail::socket_op {
 public:
     send_to_op(socket& owner, const address& to, std::span<const std::byte> data, timeout limit) noexcept;

@@ -3,9 +3,9 @@
 //
 //     auto conn = co_await lst.accept(5s);     // result<net::socket>
 //
-// The first accept() arms one IORING_OP_ACCEPT with IORING_ACCEPT_MULTISHOT;
-// from then on the kernel posts one completion per connection without a new
-// submission. Connections that arrive while no task is waiting are queued in
+// The first accept() arms one multishot accept; from then on the kernel posts
+// one completion per connection without a new submission (the epoll backend
+// emulates it: one accept4(2) per readiness of the listening socket). Connections that arrive while no task is waiting are queued in
 // the listener (up to `queue_limit`; beyond that the multishot is cancelled
 // and connections wait in the kernel's backlog until accept() is called
 // again). Kernels without multishot accept (before 5.19) get one single-shot
@@ -110,7 +110,7 @@ public:
 
     /// Waits for a connection and yields it as a Stream (constructible from a
     /// net::socket). See the file comment for the outcomes.
-    /// @see io_uring_prep_multishot_accept(3), accept4(2)
+    /// @see accept4(2)
     template <class Stream = net::socket>
     [[nodiscard]] accept_awaiter<Stream> accept(timeout limit = {}) noexcept {
         return accept_awaiter<Stream>{state_, limit};

@@ -1,17 +1,18 @@
-// The socket operations: one io_uring submission each, awaited by one task.
+// The socket operations: one backend operation each, awaited by one task.
 //
 //     auto n = co_await sock.recv(buffer, 5s);   // result<std::size_t>
 //
 // Each operation borrows its net::socket and counts itself in it between
 // submission and resumption, which is what lets socket::close() wait for
-// them. The prepare steps live in src/net/ops/, one file per family of
-// opcodes (accept, connect, recv, send, shutdown, cancel/close).
+// them. Each names its arguments in src/net/ops/ (accept, connect, recv,
+// send, shutdown, cancel/close); how each backend runs it is in src/core/ops/.
 //
 // Outcomes, the same for every operation here:
 //   - success: the operation's value;
-//   - errc::timed_out: its timeout (a linked IORING_OP_LINK_TIMEOUT) expired
-//     and the kernel cancelled it — or, for an absolute deadline, it had
-//     already passed when the operation started (nothing is submitted then);
+//   - errc::timed_out: its timeout expired and the shard cancelled it (one
+//     timer queue per shard holds every deadline) — or, for an absolute
+//     deadline, it had already passed when the operation started (nothing is
+//     submitted then);
 //   - errc::operation_canceled: the awaiting task was stopped, or the socket
 //     was closed (or was closing when the operation started);
 //   - std::errc::bad_file_descriptor: the socket was not open;
@@ -73,7 +74,7 @@ private:
 }  // namespace detail
 
 /// recv(2): yields the number of bytes received, 0 at end of stream (or for
-/// an empty buffer). @see io_uring_prep_recv(3), IORING_OP_RECV, recv(2)
+/// an empty buffer). @see recv(2)
 class [[nodiscard]] recv_op final : public detail::socket_op {
 public:
     recv_op(socket& owner, std::span<std::byte> buffer, int flags, timeout limit,
@@ -86,7 +87,7 @@ public:
 
 /// send(2) with MSG_NOSIGNAL (a closed peer is std::errc::broken_pipe, never
 /// SIGPIPE): yields the number of bytes sent, which may be short.
-/// @see io_uring_prep_send(3), IORING_OP_SEND, send(2)
+/// @see send(2)
 class [[nodiscard]] send_op final : public detail::socket_op {
 public:
     send_op(socket& owner, std::span<const std::byte> data, int flags, timeout limit) noexcept;
@@ -99,7 +100,7 @@ public:
 /// sendmsg(2) of several buffers at once, with MSG_NOSIGNAL: yields the number
 /// of bytes sent, which may be short. The iovec array must stay alive until the
 /// await ends; at most IOV_MAX (1024) entries (more is EMSGSIZE).
-/// @see io_uring_prep_sendmsg(3), IORING_OP_SENDMSG, sendmsg(2)
+/// @see sendmsg(2)
 class [[nodiscard]] sendmsg_op final : public detail::socket_op {
 public:
     sendmsg_op(socket& owner, std::span<const iovec> parts, int flags, timeout limit) noexcept;
@@ -112,7 +113,7 @@ public:
 /// connect(2) to `peer`. Errors include std::errc::connection_refused and
 /// std::errc::network_unreachable; errc::timed_out when `limit` expires (the
 /// kernel giving up on its own SYN retries is ETIMEDOUT, a plain errno).
-/// @see io_uring_prep_connect(3), IORING_OP_CONNECT, connect(2)
+/// @see connect(2)
 class [[nodiscard]] connect_op final : public detail::socket_op {
 public:
     connect_op(socket& owner, const address& peer, timeout limit) noexcept;
@@ -126,7 +127,7 @@ public:
 /// accept4(2) of one connection, SOCK_CLOEXEC: yields the connected socket.
 /// Errors include EMFILE/ENFILE (out of descriptors; the connection stays
 /// queued in the kernel) and EINVAL (not listening).
-/// @see io_uring_prep_accept(3), IORING_OP_ACCEPT, accept4(2)
+/// @see accept4(2)
 class [[nodiscard]] accept_op final : public detail::socket_op {
 public:
     accept_op(socket& owner, timeout limit) noexcept;
@@ -134,7 +135,7 @@ public:
 };
 
 /// shutdown(2) of one or both directions. Errors: ENOTCONN when not connected.
-/// @see io_uring_prep_shutdown(3), IORING_OP_SHUTDOWN, shutdown(2)
+/// @see shutdown(2)
 class [[nodiscard]] shutdown_op final : public detail::socket_op {
 public:
     shutdown_op(socket& owner, int how) noexcept;

@@ -9,15 +9,15 @@
 // its first receive(); readiness unless set otherwise):
 //
 // - readiness (the default): the first receive() arms one multishot poll for
-//   readability (IORING_OP_POLL_ADD with IORING_POLL_ADD_MULTI) that stays
-//   armed. A receive reads with one non-blocking recv(2) into a 64 KiB buffer
+//   readability that stays armed (on epoll: the descriptor stays registered,
+//   edge-triggered). A receive reads with one non-blocking recv(2) into a 64 KiB buffer
 //   from the shard's spares (the most recently returned first, so still in
 //   cache) when the socket is, or may be, readable, and otherwise waits for
 //   the poll. Bytes stay in the socket until a receive() asks for them, so
 //   the kernel's flow control applies and nothing is read ahead.
 // - multishot: the first receive() arms one multishot recv
-//   (IORING_RECV_MULTISHOT, kernel 6.0+) on the shard's ring of 128 x 64 KiB
-//   provided buffers (IORING_REGISTER_PBUF_RING, 5.19+); whenever bytes
+//   (io_uring, kernel 6.0+) on the shard's ring of 128 x 64 KiB provided
+//   buffers (a buffer ring, 5.19+); whenever bytes
 //   arrive the kernel puts them in a buffer and posts them, and the stream
 //   queues them until receive() hands them out (small pieces queued back to
 //   back come out as one lease, copied together, up to 64 KiB).
@@ -101,8 +101,7 @@ private:
 /// the stream closed), the connection's errno (std::errc::connection_reset,
 /// ...). A receive that times out or is cancelled loses nothing: bytes that
 /// arrive later wait for the next receive().
-/// @see io_uring_prep_poll_multishot(3), io_uring_prep_recv_multishot(3),
-/// io_uring_register_buf_ring(3)
+/// @see recv(2)
 class [[nodiscard]] receive_op final : public ringlet::detail::timed_wait {
 public:
     /// `receiver` null: refused with `refused` (or bad_file_descriptor).

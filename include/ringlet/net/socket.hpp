@@ -3,11 +3,11 @@
 //
 // A socket is a move-only value holding a file descriptor. Its operations
 // (connect, accept, recv, send, sendmsg, shutdown; see net/ops.hpp) are
-// io_uring submissions awaited by the calling task; each one counts itself in
+// backend operations awaited by the calling task; each one counts itself in
 // the socket while it is in flight. close() cancels every operation on the
-// descriptor (IORING_OP_ASYNC_CANCEL with IORING_ASYNC_CANCEL_FD|ALL), waits
-// until each has delivered its final completion to its awaiter, and only then
-// closes the descriptor (IORING_OP_CLOSE). So when close() returns, no
+// descriptor (one cancel-by-descriptor where the backend has it), waits until
+// each has delivered its final completion to its awaiter, and only then
+// closes the descriptor. So when close() returns, no
 // operation of the old socket is left in the kernel, the FIN (or RST) is on its
 // way to the peer at once (no pending operation holds the socket open), and a
 // new socket that reuses the descriptor number can receive no completion of
@@ -92,7 +92,7 @@ public:
     /// is running yields std::errc::connection_already_in_progress (EALREADY).
     /// Off a shard thread it falls back to ::close(2).
     /// Errors: the errno of close(2) (EIO); the descriptor is closed anyway.
-    /// @see io_uring_prep_cancel_fd(3), io_uring_prep_close(3), close(2)
+    /// @see close(2)
     [[nodiscard]] task<result<void>> close();
 
     /// Binds to `local`. Errors: errno of bind(2), e.g. EADDRINUSE, EACCES.
@@ -115,7 +115,7 @@ public:
     /// The pending socket error (SO_ERROR), cleared by reading it: 0 when none.
     [[nodiscard]] result<int> take_error() const noexcept;
 
-    // --- operations: each is one io_uring submission (see net/ops.hpp) ------
+    // --- operations: each is one backend operation (see net/ops.hpp) -------
 
     /// Connects to `peer`. @see connect_op
     [[nodiscard]] connect_op connect(const address& peer, timeout limit = {}) noexcept;

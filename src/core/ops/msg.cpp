@@ -10,27 +10,20 @@
 #include <cerrno>
 
 namespace ringlet::detail::ops {
-namespace {
-
-int result_of(ssize_t n) noexcept {
-    if (n >= 0) return static_cast<int>(n);
-    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-}
-
-}  // namespace
-
 void prepare_recvmsg(io_uring_sqe* sqe, const message_args& a) noexcept {
     io_uring_prep_recvmsg(sqe, a.fd, a.message, static_cast<unsigned>(a.flags));
 }
 
-int perform_recvmsg(const message_args& a) noexcept { return result_of(::recvmsg(a.fd, a.message, a.flags | MSG_DONTWAIT)); }
+int perform_recvmsg(const message_args& a) noexcept {
+    return attempt([&] { return ::recvmsg(a.fd, a.message, a.flags | MSG_DONTWAIT); });
+}
 
 void prepare_sendmsg(io_uring_sqe* sqe, const message_args& a) noexcept {
     io_uring_prep_sendmsg(sqe, a.fd, a.message, static_cast<unsigned>(a.flags | MSG_NOSIGNAL));
 }
 
 int perform_sendmsg(const message_args& a) noexcept {
-    return result_of(::sendmsg(a.fd, a.message, a.flags | MSG_NOSIGNAL | MSG_DONTWAIT));
+    return attempt([&] { return ::sendmsg(a.fd, a.message, a.flags | MSG_NOSIGNAL | MSG_DONTWAIT); });
 }
 
 void prepare_recvmsg_selected(io_uring_sqe* sqe, const selected_args& a) noexcept {

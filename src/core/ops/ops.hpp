@@ -27,6 +27,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -70,6 +71,10 @@ struct fd_args {
 
 template <class Args>
 using view_fn = Args (*)(io_op& op) noexcept;
+template <class Args>
+using prepare_fn = void (*)(io_uring_sqe* sqe, const Args& args) noexcept;
+template <class Args>
+using perform_fn = int (*)(const Args& args) noexcept;
 
 // --- the families' steps (defined in src/core/ops/*.cpp) -------------------------
 
@@ -112,7 +117,20 @@ int perform_write(const buffer_args& a) noexcept;
 /// A selected-buffer op on a readiness backend: there are no buffer rings
 /// (supports(capability::buffer_rings) is false), so it fails with -EINVAL,
 /// which its users already read as "this kernel cannot": they fall back.
-int perform_unsupported() noexcept;
+int perform_unsupported(const selected_args& a) noexcept;
+
+/// The result of one non-blocking attempt `call` (a syscall returning a count
+/// or -1): the count, or -errno with EWOULDBLOCK read as -EAGAIN ("not
+/// ready"). A call a signal interrupted (EINTR) is made again at once: with
+/// edge-triggered readiness, waiting instead could miss data already there.
+template <class Call>
+int attempt(Call call) noexcept {
+    for (;;) {
+        const auto n = call();
+        if (n >= 0) return static_cast<int>(n);
+        if (errno != EINTR) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
 
 // timer.cpp: detail::timer_op's steps
 extern const op_steps timer_steps;
@@ -128,111 +146,96 @@ template <class Args, view_fn<Args> View, short Events>
 readiness wait(const io_op& op) noexcept {
     return {args<Args, View>(op).fd, static_cast<std::uint32_t>(Events)};
 }
+/// poll's readiness: the events are the op's own (fd_args::value).
+template <view_fn<fd_args> View>
+readiness wait_for_value(const io_op& op) noexcept {
+    const fd_args a = args<fd_args, View>(op);
+    return {a.fd, static_cast<std::uint32_t>(a.value)};
+}
 }  // namespace bind
 
-template <view_fn<buffer_args> View>
-inline constexpr op_steps recv_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_recv(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_recv(View(op)); }, &bind::wait<buffer_args, View, POLLIN>};
+/// One family's steps bound to a view: `Prepare` and `Perform` receive what
+/// the view reads out of the op; a readiness backend waits for `Events` on
+/// the view's descriptor. Each kind below is one instance of it (`Effect`
+/// and `NeedsNonblocking`: see op_steps).
+template <class Args, view_fn<Args> View, prepare_fn<Args> Prepare, perform_fn<Args> Perform, short Events,
+          bool Multishot = false, fd_effect Effect = fd_effect::none, bool NeedsNonblocking = false>
+inline constexpr op_steps family_steps{
+    [](io_op& op, io_uring_sqe* sqe) noexcept { Prepare(sqe, View(op)); },
+    [](io_op& op) noexcept { return Perform(View(op)); }, &bind::wait<Args, View, Events>, Multishot, Effect,
+    NeedsNonblocking};
 
 template <view_fn<buffer_args> View>
-inline constexpr op_steps send_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_send(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_send(View(op)); }, &bind::wait<buffer_args, View, POLLOUT>};
+inline constexpr const op_steps& recv_steps = family_steps<buffer_args, View, prepare_recv, perform_recv, POLLIN>;
+
+template <view_fn<buffer_args> View>
+inline constexpr const op_steps& send_steps = family_steps<buffer_args, View, prepare_send, perform_send, POLLOUT>;
 
 /// Multishot recv picking buffers from a buffer ring (one completion per chunk).
 template <view_fn<selected_args> View>
-inline constexpr op_steps recv_selected_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_recv_selected(sqe, View(op)); },
-    [](io_op&) noexcept { return perform_unsupported(); }, &bind::wait<selected_args, View, POLLIN>, true};
+inline constexpr const op_steps& recv_selected_steps =
+    family_steps<selected_args, View, prepare_recv_selected, perform_unsupported, POLLIN, true>;
 
 template <view_fn<message_args> View>
-inline constexpr op_steps recvmsg_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_recvmsg(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_recvmsg(View(op)); }, &bind::wait<message_args, View, POLLIN>};
+inline constexpr const op_steps& recvmsg_steps =
+    family_steps<message_args, View, prepare_recvmsg, perform_recvmsg, POLLIN>;
 
 template <view_fn<message_args> View>
-inline constexpr op_steps sendmsg_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_sendmsg(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_sendmsg(View(op)); }, &bind::wait<message_args, View, POLLOUT>};
+inline constexpr const op_steps& sendmsg_steps =
+    family_steps<message_args, View, prepare_sendmsg, perform_sendmsg, POLLOUT>;
 
 /// Multishot recvmsg picking buffers from a buffer ring (one completion per datagram).
 template <view_fn<selected_args> View>
-inline constexpr op_steps recvmsg_selected_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_recvmsg_selected(sqe, View(op)); },
-    [](io_op&) noexcept { return perform_unsupported(); }, &bind::wait<selected_args, View, POLLIN>, true};
+inline constexpr const op_steps& recvmsg_selected_steps =
+    family_steps<selected_args, View, prepare_recvmsg_selected, perform_unsupported, POLLIN, true>;
 
 template <view_fn<fd_args> View>
-inline constexpr op_steps accept_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_accept(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_accept(View(op)); }, &bind::wait<fd_args, View, POLLIN>, false,
-    fd_effect::none, true};
+inline constexpr const op_steps& accept_steps =
+    family_steps<fd_args, View, prepare_accept, perform_accept, POLLIN, false, fd_effect::none, true>;
 
 /// One completion per connection until cancelled or failed.
 template <view_fn<fd_args> View>
-inline constexpr op_steps accept_multishot_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_accept_multishot(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_accept(View(op)); }, &bind::wait<fd_args, View, POLLIN>, true,
-    fd_effect::none, true};
+inline constexpr const op_steps& accept_multishot_steps =
+    family_steps<fd_args, View, prepare_accept_multishot, perform_accept, POLLIN, true, fd_effect::none, true>;
 
 template <view_fn<connect_args> View>
-inline constexpr op_steps connect_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_connect(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_connect(View(op)); }, &bind::wait<connect_args, View, POLLOUT>,
-    false, fd_effect::none, true};
+inline constexpr const op_steps& connect_steps =
+    family_steps<connect_args, View, prepare_connect, perform_connect, POLLOUT, false, fd_effect::none, true>;
 
 /// shutdown(fd, value).
 template <view_fn<fd_args> View>
-inline constexpr op_steps shutdown_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_shutdown(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_shutdown(View(op)); }, &bind::wait<fd_args, View, 0>};
+inline constexpr const op_steps& shutdown_steps = family_steps<fd_args, View, prepare_shutdown, perform_shutdown, 0>;
 
 template <view_fn<fd_args> View>
-inline constexpr op_steps close_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_close(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_close(View(op)); }, &bind::wait<fd_args, View, 0>, false,
-    fd_effect::close};
+inline constexpr const op_steps& close_steps =
+    family_steps<fd_args, View, prepare_close, perform_close, 0, false, fd_effect::close>;
 
 /// Cancels every operation on the descriptor: yields how many were found,
 /// -ENOENT when none, -EINVAL where it cannot (kernels before 5.19: callers
 /// fall back). A readiness backend does it itself (fd_effect::cancel_all:
 /// it owns the descriptor's waiters); perform() is never called there.
 template <view_fn<fd_args> View>
-inline constexpr op_steps cancel_fd_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_cancel_fd(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_cancel_fd(View(op)); }, &bind::wait<fd_args, View, 0>, false,
-    fd_effect::cancel_all};
+inline constexpr const op_steps& cancel_fd_steps =
+    family_steps<fd_args, View, prepare_cancel_fd, perform_cancel_fd, 0, false, fd_effect::cancel_all>;
 
-/// poll(fd, value): yields the revents.
+/// poll(fd, value): yields the revents. A readiness backend waits for the
+/// events the op asks for (value), not a fixed set.
 template <view_fn<fd_args> View>
 inline constexpr op_steps poll_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_poll(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_poll(View(op)); },
-    [](const io_op& op) noexcept {
-        const fd_args a = bind::args<fd_args, View>(op);
-        return readiness{a.fd, static_cast<std::uint32_t>(a.value)};
-    }};
+    [](io_op& op) noexcept { return perform_poll(View(op)); }, &bind::wait_for_value<View>};
 
 /// One completion per readiness edge of (fd, value) until cancelled.
 template <view_fn<fd_args> View>
 inline constexpr op_steps poll_multishot_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_poll_multishot(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_poll(View(op)); },
-    [](const io_op& op) noexcept {
-        const fd_args a = bind::args<fd_args, View>(op);
-        return readiness{a.fd, static_cast<std::uint32_t>(a.value)};
-    },
-    true};
+    [](io_op& op) noexcept { return perform_poll(View(op)); }, &bind::wait_for_value<View>, true};
 
 template <view_fn<buffer_args> View>
-inline constexpr op_steps read_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_read(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_read(View(op)); }, &bind::wait<buffer_args, View, POLLIN>};
+inline constexpr const op_steps& read_steps = family_steps<buffer_args, View, prepare_read, perform_read, POLLIN>;
 
 template <view_fn<buffer_args> View>
-inline constexpr op_steps write_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_write(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_write(View(op)); }, &bind::wait<buffer_args, View, POLLOUT>};
+inline constexpr const op_steps& write_steps = family_steps<buffer_args, View, prepare_write, perform_write, POLLOUT>;
 
 // --- buffer-ring completions -------------------------------------------------------
 

@@ -10,15 +10,6 @@
 #include <cerrno>
 
 namespace ringlet::detail::ops {
-namespace {
-
-int result_of(ssize_t n) noexcept {
-    if (n >= 0) return static_cast<int>(n);
-    return errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
-}
-
-}  // namespace
-
 void prepare_read(io_uring_sqe* sqe, const buffer_args& a) noexcept {
     io_uring_prep_read(sqe, a.fd, a.data, static_cast<unsigned>(a.size), ~0ULL);
 }
@@ -28,7 +19,7 @@ void prepare_read(io_uring_sqe* sqe, const buffer_args& a) noexcept {
 // makes the backend wait for readiness).
 int perform_read(const buffer_args& a) noexcept {
     iovec v{a.data, a.size};
-    return result_of(::preadv2(a.fd, &v, 1, -1, RWF_NOWAIT));
+    return attempt([&] { return ::preadv2(a.fd, &v, 1, -1, RWF_NOWAIT); });
 }
 
 void prepare_write(io_uring_sqe* sqe, const buffer_args& a) noexcept {
@@ -37,7 +28,7 @@ void prepare_write(io_uring_sqe* sqe, const buffer_args& a) noexcept {
 
 int perform_write(const buffer_args& a) noexcept {
     iovec v{const_cast<void*>(static_cast<const void*>(a.data)), a.size};
-    return result_of(::pwritev2(a.fd, &v, 1, -1, RWF_NOWAIT));
+    return attempt([&] { return ::pwritev2(a.fd, &v, 1, -1, RWF_NOWAIT); });
 }
 
 const op_steps nop_steps{[](io_op&, io_uring_sqe* sqe) noexcept { io_uring_prep_nop(sqe); },

@@ -8,27 +8,20 @@
 #include <cerrno>
 
 namespace ringlet::detail::ops {
-namespace {
-
-int result_of(ssize_t n) noexcept {
-    if (n >= 0) return static_cast<int>(n);
-    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-}
-
-}  // namespace
-
 void prepare_recv(io_uring_sqe* sqe, const buffer_args& a) noexcept {
     io_uring_prep_recv(sqe, a.fd, a.data, a.size, a.flags);
 }
 
-int perform_recv(const buffer_args& a) noexcept { return result_of(::recv(a.fd, a.data, a.size, a.flags | MSG_DONTWAIT)); }
+int perform_recv(const buffer_args& a) noexcept {
+    return attempt([&] { return ::recv(a.fd, a.data, a.size, a.flags | MSG_DONTWAIT); });
+}
 
 void prepare_send(io_uring_sqe* sqe, const buffer_args& a) noexcept {
     io_uring_prep_send(sqe, a.fd, a.data, a.size, a.flags | MSG_NOSIGNAL);
 }
 
 int perform_send(const buffer_args& a) noexcept {
-    return result_of(::send(a.fd, a.data, a.size, a.flags | MSG_NOSIGNAL | MSG_DONTWAIT));
+    return attempt([&] { return ::send(a.fd, a.data, a.size, a.flags | MSG_NOSIGNAL | MSG_DONTWAIT); });
 }
 
 void prepare_recv_selected(io_uring_sqe* sqe, const selected_args& a) noexcept {
@@ -37,7 +30,7 @@ void prepare_recv_selected(io_uring_sqe* sqe, const selected_args& a) noexcept {
     sqe->buf_group = a.group;
 }
 
-int perform_unsupported() noexcept { return -EINVAL; }
+int perform_unsupported(const selected_args&) noexcept { return -EINVAL; }
 
 bool has_selected_buffer(std::uint32_t flags) noexcept { return (flags & IORING_CQE_F_BUFFER) != 0; }
 

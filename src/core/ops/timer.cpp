@@ -1,28 +1,20 @@
 // The timer family: detail::timer_op, a deadline on the monotonic clock
 // (sleep, and the deadlines of waits on shared multishot operations).
-// io_uring: an IORING_OP_TIMEOUT filled by the backend's one timeout
-// preparation. Readiness backends: no descriptor; the attempt reports -ETIME
-// once the deadline has passed.
+// Every backend keeps a timer op in the shard's timer queue and needs no
+// kernel operation for it: no descriptor, and the attempt reports -ETIME once
+// the deadline has passed (-EAGAIN before). So there is no prepare step — the
+// io_uring backend recognises a timer op by these steps before it would take
+// an SQE (uring_backend::submit) and arms its one kernel timer for the
+// queue's earliest deadline instead.
 #include "core/ops/ops.hpp"
-#include "core/uring_backend.hpp"
 
 #include <cerrno>
 
 namespace ringlet::detail {
-namespace {
-
-std::int64_t deadline_ns(const io_op& op) noexcept {
-    const auto& self = static_cast<const timer_op&>(op);
-    // steady_clock is CLOCK_MONOTONIC, the clock of io_uring's timeouts.
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(self.deadline().time_since_epoch()).count();
-}
-
-}  // namespace
-
 namespace ops {
 
 const op_steps timer_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { uring_backend::prepare_timeout(op, sqe, deadline_ns(op), true, false); },
+    nullptr,
     [](io_op& op) noexcept { return clock::now() >= static_cast<const timer_op&>(op).deadline() ? -ETIME : -EAGAIN; },
     [](const io_op&) noexcept { return readiness{}; }};
 
