@@ -86,6 +86,9 @@ struct op_steps {
     /// flag (accept4, connect), so the backend sets O_NONBLOCK on the
     /// descriptor before trying it.
     bool needs_nonblocking = false;
+    /// Readiness backends: the result is the descriptor's readiness (a poll),
+    /// so a readiness edge answers it without calling perform() again.
+    bool yields_revents = false;
 };
 
 /// Called for the completion of a wake (see backend::wake) on the target.

@@ -34,7 +34,10 @@
 // - Multishot ops are emulated: a multishot op stays on its lists after a
 //   completion (flagged more). An accept-like one is tried again until it
 //   says -EAGAIN (one completion per connection: an edge may stand for
-//   several); a poll gets one completion per edge.
+//   several); a poll gets one completion per edge that names its events,
+//   answered from the edge's own bits (op_steps::yields_revents) rather than
+//   a poll(2) per edge — the readiness receive path then costs what a
+//   hand-written epoll loop does: epoll_wait, recv, send.
 // - Cancel by descriptor (fd_effect::cancel_all) ends every op waiting on
 //   the descriptor with -ECANCELED, delivered from the next poll() like any
 //   completion; an op whose completion is already queued keeps its result
@@ -58,6 +61,10 @@
 
 namespace ringlet::detail {
 namespace {
+
+static_assert(EPOLLIN == POLLIN && EPOLLPRI == POLLPRI && EPOLLOUT == POLLOUT && EPOLLERR == POLLERR &&
+                  EPOLLHUP == POLLHUP && EPOLLRDHUP == POLLRDHUP,
+              "an edge's epoll bits answer a poll as they are");
 
 constexpr std::uint32_t in_events = POLLIN | POLLPRI | POLLRDHUP;
 constexpr std::uint32_t out_events = POLLOUT;
@@ -214,8 +221,20 @@ int epoll_backend::try_perform(waiter& w, fd_entry& e) {
     return res;
 }
 
-bool epoll_backend::retry_now(waiter& w, fd_entry& e) {
+bool epoll_backend::retry_now(waiter& w, fd_entry& e, std::uint32_t edge) {
     if (!maybe_ready(w, e)) return false;
+    if (edge && steps_of(*w.op).yields_revents) {
+        // A poll answered by the edge itself (epoll's bits are poll's): one
+        // completion per edge that names what it waits for, no poll(2).
+        const std::uint32_t revents = edge & (w.events | POLLERR | POLLHUP);
+        if (!revents) return false;
+        if (!w.multishot) {
+            finish(w, static_cast<int>(revents));
+            return true;
+        }
+        push(*w.op, static_cast<int>(revents), true);
+        return false;
+    }
     if (!w.multishot) {
         const int res = try_perform(w, e);
         if (res == -EAGAIN) return false;
@@ -302,7 +321,7 @@ void epoll_backend::on_ready(int fd, std::uint32_t revents) {
         while (w && e.ready[d]) {
             waiter* next = w->next[d];
             const bool was_last = w == last;
-            (void)retry_now(*w, e);  // a finished op has left the lists; `next` has not
+            (void)retry_now(*w, e, revents);  // a finished op has left the lists; `next` has not
             if (was_last) break;
             w = next;
         }

@@ -108,7 +108,9 @@ private:
     /// Runs the op's perform step once; notes would-block in `e`.
     int try_perform(waiter& w, fd_entry& e);
     /// Tries `w` if it may succeed; true when it finished (it is then gone).
-    bool retry_now(waiter& w, fd_entry& e);
+    /// `edge`: the events of the readiness edge that prompted the retry (0
+    /// at submit), which answer a poll without a syscall.
+    bool retry_now(waiter& w, fd_entry& e, std::uint32_t edge = 0);
     /// Puts `w` on its descriptor's lists (registering the descriptor when
     /// nothing waits on it yet). Returns 0 or -errno.
     int start_waiting(waiter& w, fd_entry& e);

@@ -223,13 +223,15 @@ inline constexpr const op_steps& cancel_fd_steps =
 template <view_fn<fd_args> View>
 inline constexpr op_steps poll_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_poll(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_poll(View(op)); }, &bind::wait_for_value<View>};
+    [](io_op& op) noexcept { return perform_poll(View(op)); }, &bind::wait_for_value<View>, false, fd_effect::none,
+    false, true};
 
 /// One completion per readiness edge of (fd, value) until cancelled.
 template <view_fn<fd_args> View>
 inline constexpr op_steps poll_multishot_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_poll_multishot(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_poll(View(op)); }, &bind::wait_for_value<View>, true};
+    [](io_op& op) noexcept { return perform_poll(View(op)); }, &bind::wait_for_value<View>, true, fd_effect::none,
+    false, true};
 
 template <view_fn<buffer_args> View>
 inline constexpr const op_steps& read_steps = family_steps<buffer_args, View, prepare_read, perform_read, POLLIN>;
