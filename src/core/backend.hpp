@@ -48,6 +48,19 @@ struct readiness {
     std::uint32_t events = 0;  ///< POLLIN / POLLOUT (poll(2) bits)
 };
 
+/// What an operation does to its descriptor beyond its perform step, for a
+/// readiness backend, which keeps per-descriptor state of its own (the
+/// io_uring backend ignores it: the kernel does both itself).
+enum class fd_effect : std::uint8_t {
+    none,
+    /// Cancels every operation on the descriptor; the backend does it instead
+    /// of calling perform(). Result: how many were cancelled, or -ENOENT.
+    cancel_all,
+    /// Closes the descriptor: the backend forgets it (and ends any operation
+    /// still waiting on it, with -ECANCELED) before perform() closes it.
+    close,
+};
+
 /// The steps of one kind of operation. One constant per kind, with static
 /// storage duration (ops hold a pointer); the steps of each family of
 /// operations are written once, in src/core/ops/<family>.cpp (see ops.hpp).
@@ -75,6 +88,15 @@ struct op_steps {
     /// owner vetoes: a socket being closed). Never set for close or connect,
     /// whose EINTR has effects.
     bool retry_transient = false;
+    /// What the op does to its descriptor's other ops (readiness backends).
+    fd_effect effect = fd_effect::none;
+    /// Readiness backends: perform()'s syscall has no per-call non-blocking
+    /// flag (accept4, connect), so the backend sets O_NONBLOCK on the
+    /// descriptor before trying it.
+    bool needs_nonblocking = false;
+    /// Readiness backends: the result is the descriptor's readiness (a poll),
+    /// so a readiness edge answers it without calling perform() again.
+    bool yields_revents = false;
 };
 
 /// True when `fd` is in O_NONBLOCK mode (one fcntl; false for -1): there a

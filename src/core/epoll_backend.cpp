@@ -8,12 +8,14 @@
 //   know that a number was reused by a new file, so that add is attempted at
 //   every such start and EEXIST is the common answer; a real add (a new
 //   file behind the number) forgets the old file's readiness.
-// - Perform steps must not block, so a descriptor is made O_NONBLOCK the
-//   first time an op uses it (a listener or a connecting socket is opened
-//   blocking: accept4 and connect would block the shard); checked again
-//   when a real add shows a new file behind the number. A number reused by
-//   a new blocking file before any add is the window this leaves: the first
-//   attempt on it may block (the io_uring backend is unaffected).
+// - Perform steps must not block. Most use a per-call flag (MSG_DONTWAIT,
+//   RWF_NOWAIT); accept4 and connect have none, so their steps say
+//   needs_nonblocking and the descriptor is made O_NONBLOCK at each such
+//   submission (a listener or a connecting socket is opened blocking).
+//   Checked every time, not remembered per number: a socket closed outside
+//   the backend (a socket's destructor) may leave its number to a new
+//   blocking file, and one blocking accept4 would stall the shard. One
+//   fcntl per accept arming or connect, never on the recv/send path.
 // - Readiness is remembered per direction: a perform that says -EAGAIN marks
 //   the direction not ready until the next edge, so an op submitted in the
 //   meantime goes straight to waiting instead of trying a syscall that
@@ -32,7 +34,17 @@
 // - Multishot ops are emulated: a multishot op stays on its lists after a
 //   completion (flagged more). An accept-like one is tried again until it
 //   says -EAGAIN (one completion per connection: an edge may stand for
-//   several); a poll gets one completion per edge.
+//   several); a poll gets one completion per edge that names its events,
+//   answered from the edge's own bits (op_steps::yields_revents) rather than
+//   a poll(2) per edge — the readiness receive path then costs what a
+//   hand-written epoll loop does: epoll_wait, recv, send.
+// - Cancel by descriptor (fd_effect::cancel_all) ends every op waiting on
+//   the descriptor with -ECANCELED, delivered from the next poll() like any
+//   completion; an op whose completion is already queued keeps its result
+//   and is not counted, as with io_uring. A close op (fd_effect::close)
+//   first deregisters the descriptor and forgets what was known about it,
+//   so the next file behind that number starts clean (a number closed
+//   elsewhere is noticed at its next real add, see Registration).
 // - Nothing is dropped: the completion queue grows, and epoll_wait returns
 //   the edges that did not fit into one call's array in the next call.
 #include "core/epoll_backend.hpp"
@@ -49,6 +61,10 @@
 
 namespace ringlet::detail {
 namespace {
+
+static_assert(EPOLLIN == POLLIN && EPOLLPRI == POLLPRI && EPOLLOUT == POLLOUT && EPOLLERR == POLLERR &&
+                  EPOLLHUP == POLLHUP && EPOLLRDHUP == POLLRDHUP,
+              "an edge's epoll bits answer a poll as they are");
 
 constexpr std::uint32_t in_events = POLLIN | POLLPRI | POLLRDHUP;
 constexpr std::uint32_t out_events = POLLOUT;
@@ -72,11 +88,12 @@ epoll_backend::~epoll_backend() {
 bool epoll_backend::supports(capability c) const noexcept {
     // Multishot accept is emulated cheaply (accept4 until EAGAIN per edge).
     // A multishot poll is emulated too, but not offered: a plain recv tried
-    // at once is one syscall where poll + recv are two. Buffer rings,
-    // multishot recv, recv bundles, MSG_RING, SEND_ZC and cancel-by-descriptor
-    // are io_uring's; their users fall back (plain recvs into their own
-    // buffer, eventfd wakes, plain sends, shutdown).
-    return c == capability::multishot_accept;
+    // at once is one syscall where poll + recv are two. Cancel by descriptor
+    // is native: the backend owns each descriptor's waiters. Buffer rings,
+    // multishot recv, recv bundles, MSG_RING and SEND_ZC are io_uring's;
+    // their users fall back (plain recvs into their own buffer, eventfd
+    // wakes, plain sends).
+    return c == capability::multishot_accept || c == capability::cancel_fd;
 }
 
 std::string epoll_backend::describe() const {
@@ -84,9 +101,8 @@ std::string epoll_backend::describe() const {
     text << "backend: epoll (edge-triggered, one registration per descriptor)\n";
     text << "timers: user-space queue, epoll_wait timeout = earliest deadline ("
         << (has_pwait2_ ? "epoll_pwait2, ns" : "epoll_wait, ms") << ")\n";
-    text << "emulated: multishot accept, multishot poll\n";
-    text << "unsupported: buffer rings, multishot recv, recv bundles, MSG_RING (eventfd wakes), SEND_ZC, "
-           "cancel by descriptor\n";
+    text << "emulated: multishot accept, multishot poll; native: cancel by descriptor\n";
+    text << "unsupported: buffer rings, multishot recv, recv bundles, MSG_RING (eventfd wakes), SEND_ZC\n";
     return text.str();
 }
 
@@ -140,10 +156,12 @@ void epoll_backend::submit(io_op& op) {
         timers_.insert(static_cast<const timer_op&>(op).deadline(), w);
         return;
     }
+    if (steps.effect == fd_effect::cancel_all) return finish(w, cancel_all(wanted.fd));
+    if (steps.effect == fd_effect::close) forget(wanted.fd);
     w.fd = wanted.fd;
     w.events = wanted.events;
     fd_entry& e = entry(w.fd);
-    if (!e.nonblocking) make_nonblocking(w.fd, e);
+    if (steps.needs_nonblocking) make_nonblocking(w.fd);
     if (retry_now(w, e)) return;  // finished (or a multishot op keeps going below)
     if (const int rc = start_waiting(w, e); rc < 0) return finish(w, rc);
     if (op.time_limit().is_set()) timers_.insert(op.time_limit().deadline(), w);
@@ -155,6 +173,30 @@ void epoll_backend::cancel(io_op& op) {
     finish(*w, -ECANCELED);
 }
 
+int epoll_backend::cancel_all(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return -ENOENT;
+    fd_entry& e = fds_[static_cast<std::size_t>(fd)];
+    int cancelled = 0;
+    // finish() unlinks the waiter from both lists (one waiting for both
+    // directions is counted once); its completion is queued, not delivered.
+    for (unsigned d : {in, out}) {
+        while (waiter* w = e.lists[d].head) {
+            finish(*w, -ECANCELED);
+            ++cancelled;
+        }
+    }
+    return cancelled > 0 ? cancelled : -ENOENT;
+}
+
+void epoll_backend::forget(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
+    (void)cancel_all(fd);  // nothing can wake them once the file is gone
+    // Deregistered before the close: a duplicate of the descriptor (fork,
+    // dup) would otherwise keep the registration, and its edges, alive.
+    (void)epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    fds_[static_cast<std::size_t>(fd)] = fd_entry{};
+}
+
 // --- trying and waiting -----------------------------------------------------
 
 bool epoll_backend::maybe_ready(const waiter& w, const fd_entry& e) noexcept {
@@ -162,11 +204,10 @@ bool epoll_backend::maybe_ready(const waiter& w, const fd_entry& e) noexcept {
            !(w.events & (in_events | out_events));
 }
 
-void epoll_backend::make_nonblocking(int fd, fd_entry& e) noexcept {
+void epoll_backend::make_nonblocking(int fd) noexcept {
     const int flags = ::fcntl(fd, F_GETFL);
     if (flags < 0) return;  // EBADF: the perform step reports it
     if (!(flags & O_NONBLOCK)) (void)::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-    e.nonblocking = true;
 }
 
 int epoll_backend::try_perform(waiter& w, fd_entry& e) {
@@ -180,8 +221,20 @@ int epoll_backend::try_perform(waiter& w, fd_entry& e) {
     return res;
 }
 
-bool epoll_backend::retry_now(waiter& w, fd_entry& e) {
+bool epoll_backend::retry_now(waiter& w, fd_entry& e, std::uint32_t edge) {
     if (!maybe_ready(w, e)) return false;
+    if (edge && steps_of(*w.op).yields_revents) {
+        // A poll answered by the edge itself (epoll's bits are poll's): one
+        // completion per edge that names what it waits for, no poll(2).
+        const std::uint32_t revents = edge & (w.events | POLLERR | POLLHUP);
+        if (!revents) return false;
+        if (!w.multishot) {
+            finish(w, static_cast<int>(revents));
+            return true;
+        }
+        push(*w.op, static_cast<int>(revents), true);
+        return false;
+    }
     if (!w.multishot) {
         const int res = try_perform(w, e);
         if (res == -EAGAIN) return false;
@@ -218,8 +271,6 @@ int epoll_backend::start_waiting(waiter& w, fd_entry& e) {
             // A new file behind this number: what was known about the old one is void.
             ++stats_.registrations;
             e.ready[in] = e.ready[out] = false;  // the add reports the current state as an edge
-            e.nonblocking = false;
-            make_nonblocking(w.fd, e);
         } else if (errno != EEXIST) {
             return -errno;  // EBADF, or EPERM for a descriptor epoll cannot watch
         }
@@ -270,7 +321,7 @@ void epoll_backend::on_ready(int fd, std::uint32_t revents) {
         while (w && e.ready[d]) {
             waiter* next = w->next[d];
             const bool was_last = w == last;
-            (void)retry_now(*w, e);  // a finished op has left the lists; `next` has not
+            (void)retry_now(*w, e, revents);  // a finished op has left the lists; `next` has not
             if (was_last) break;
             w = next;
         }

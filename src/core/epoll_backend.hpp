@@ -45,8 +45,8 @@ public:
     void cancel(io_op& op) override;
     unsigned poll(bool block) override;
     [[nodiscard]] bool completions_pending() const noexcept override;
-    /// multishot_accept and multishot_poll (emulated); none of buffer_rings,
-    /// multishot_recv, recv_bundle, msg_ring, send_zc, cancel_fd.
+    /// multishot_accept (emulated) and cancel_fd (native); none of
+    /// buffer_rings, multishot_recv, recv_bundle, msg_ring, send_zc.
     [[nodiscard]] bool supports(capability c) const noexcept override;
     [[nodiscard]] std::size_t in_flight() const noexcept override { return in_flight_; }
     [[nodiscard]] std::string describe() const override;
@@ -84,8 +84,6 @@ private:
         /// False after a perform in that direction said -EAGAIN, true again
         /// at the next edge: a new op skips a try that cannot succeed.
         bool ready[2] = {true, true};
-        /// O_NONBLOCK was checked (and set) on the file behind this number.
-        bool nonblocking = false;
     };
     struct completion {
         io_op* op;
@@ -104,17 +102,25 @@ private:
     static bool is_multishot(const io_op& op) noexcept;
     /// False when `e` says no direction `w` waits for can be ready.
     static bool maybe_ready(const waiter& w, const fd_entry& e) noexcept;
-    /// Sets O_NONBLOCK on `fd` unless `e` knows it is set: perform steps such
-    /// as accept4 or connect would block the shard on a blocking descriptor.
-    static void make_nonblocking(int fd, fd_entry& e) noexcept;
+    /// Sets O_NONBLOCK on `fd` for a perform step without a per-call flag
+    /// (accept4, connect), which would block the shard on a blocking descriptor.
+    static void make_nonblocking(int fd) noexcept;
     /// Runs the op's perform step once; notes would-block in `e`.
     int try_perform(waiter& w, fd_entry& e);
     /// Tries `w` if it may succeed; true when it finished (it is then gone).
-    bool retry_now(waiter& w, fd_entry& e);
+    /// `edge`: the events of the readiness edge that prompted the retry (0
+    /// at submit), which answer a poll without a syscall.
+    bool retry_now(waiter& w, fd_entry& e, std::uint32_t edge = 0);
     /// Puts `w` on its descriptor's lists (registering the descriptor when
     /// nothing waits on it yet). Returns 0 or -errno.
     int start_waiting(waiter& w, fd_entry& e);
     void stop_waiting(waiter& w) noexcept;
+    /// Ends every op waiting on `fd` with -ECANCELED (queued). Returns how
+    /// many, or -ENOENT when none waited.
+    int cancel_all(int fd) noexcept;
+    /// `fd` is about to be closed: ends its waiters, deregisters it, and
+    /// forgets its readiness state.
+    void forget(int fd) noexcept;
     /// Retries the waiters of `fd` after an edge with `revents`.
     void on_ready(int fd, std::uint32_t revents);
     /// Queues the op's final completion and forgets it.

@@ -1,8 +1,8 @@
 // The epoll backend's own paths, whatever backend the rest of the suite runs
 // on: edge-triggered waits with both directions on one descriptor, FIFO
 // waiters, a descriptor number reused by a new file, deadlines from the
-// timer queue, cancellation that keeps a finished result, eventfd wake-ups
-// between shards.
+// timer queue, cancellation that keeps a finished result, cancel by
+// descriptor (what closing a socket does), eventfd wake-ups between shards.
 // (The whole suite also runs on epoll: RINGLET_BACKEND=epoll tools/test.)
 #include "test_support.hpp"
 
@@ -275,5 +275,82 @@ TEST(EpollBackend, MultishotAcceptTakesEveryConnectionBehindOneEdge) {
         EXPECT_EQ(late.error(), errc::timed_out);
         for (int fd : clients) ::close(fd);
         (void)co_await lst->close();
+    });
+}
+
+// Closing a socket cancels every operation on its descriptor (the backend's
+// own cancel by descriptor, not a shutdown(2), which wakes neither a unix
+// listener's accept nor a UDP receive): each ends operation_canceled, only
+// after the close began, and the close then succeeds.
+TEST(EpollBackend, CloseCancelsEveryOperationOnTheDescriptor) {
+    runtime rt{on_epoll()};
+    rt.run([]() -> task<void> {
+        auto listening = net::socket::open(AF_UNIX, SOCK_STREAM);
+        CO_ASSERT_TRUE(listening);
+        const auto name = net::address::parse("@ringlet-epoll-cancel-" + std::to_string(::getpid())).value();
+        CO_ASSERT_TRUE(listening->bind(name));
+        CO_ASSERT_TRUE(listening->listen(4));
+        auto datagrams = net::socket::open(AF_INET, SOCK_DGRAM);
+        CO_ASSERT_TRUE(datagrams);
+        CO_ASSERT_TRUE(datagrams->bind(net::address::parse("127.0.0.1:0").value()));
+
+        std::vector<std::error_code> accepts;
+        std::error_code received;
+        task_group group;
+        for (int i = 0; i < 2; ++i) {  // two operations on one descriptor
+            group.spawn([](net::socket& s, std::vector<std::error_code>& out) -> task<void> {
+                auto r = co_await s.accept();
+                out.push_back(r ? std::error_code{} : r.error());
+            }(*listening, accepts));
+        }
+        char buf[16];
+        group.spawn([](net::socket& s, std::span<std::byte> b, std::error_code& out) -> task<void> {
+            auto r = co_await s.recv(b);
+            out = r ? std::error_code{} : r.error();
+        }(*datagrams, bytes(buf, sizeof buf), received));
+        (void)co_await sleep_for(5ms);
+        EXPECT_TRUE(accepts.empty());  // still waiting
+        EXPECT_EQ(received, std::error_code{});
+
+        CO_ASSERT_TRUE(co_await listening->close());
+        CO_ASSERT_EQ(accepts.size(), 2u);
+        EXPECT_EQ(accepts[0], errc::operation_canceled);
+        EXPECT_EQ(accepts[1], errc::operation_canceled);
+        EXPECT_FALSE(listening->is_open());
+        CO_ASSERT_TRUE(co_await datagrams->close());
+        EXPECT_EQ(received, errc::operation_canceled);
+        co_await group.wait();
+    });
+}
+
+// accept4 has no per-call non-blocking flag: a listening socket opened
+// blocking, on a number an earlier (non-blocking) socket used and closed
+// behind the backend's back, must still never block the shard.
+TEST(EpollBackend, AcceptOnABlockingSocketBehindAReusedNumberNeverBlocks) {
+    runtime rt{on_epoll()};
+    rt.run([]() -> task<void> {
+        int reused = -1;
+        {
+            nonblocking_pair first;  // the number's last known state: readable
+            {
+                const auto rc = ::send(first.fds[1], "x", 1, 0);
+                CO_ASSERT_EQ(rc, 1);
+            }
+            char c = 0;
+            auto r = co_await io::read(first.fds[0], bytes(&c, 1), 5s);
+            CO_ASSERT_TRUE(r);
+            reused = std::min(first.fds[0], first.fds[1]);
+        }  // closed behind the backend's back, as a socket's destructor does
+        auto listening = net::socket::open(AF_INET, SOCK_STREAM);  // blocking
+        CO_ASSERT_TRUE(listening);
+        CO_ASSERT_EQ(listening->fd(), reused);
+        CO_ASSERT_TRUE(listening->bind(net::address::parse("127.0.0.1:0").value()));
+        CO_ASSERT_TRUE(listening->listen(4));
+        const auto start = clock::now();
+        auto late = co_await listening->accept(20ms);
+        CO_ASSERT_FALSE(late);
+        EXPECT_EQ(late.error(), errc::timed_out);
+        EXPECT_LT(clock::now() - start, 2s);
+        CO_ASSERT_TRUE(co_await listening->close());
     });
 }

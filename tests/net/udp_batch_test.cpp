@@ -18,6 +18,7 @@ using namespace std::chrono_literals;
 using ringlet::test::index_of;
 using ringlet::test::numbered_payload;
 using ringlet::test::numbered_size;
+using ringlet::test::on_epoll_backend;
 using ringlet::test::quiet_runtime;
 using ringlet::test::text_of;
 
@@ -59,7 +60,9 @@ TEST_P(UdpBatchModes, ReceiveBatchYieldsEveryQueuedDatagramWithItsSender) {
             }
         }
         for (int i = 0; i < 12; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], "datagram " + std::to_string(i));
-        EXPECT_EQ(server.batch_multishot(), multishot);
+        // The epoll backend has no buffer rings: every datagram still
+        // arrives, one recvmsg per call, and the socket says it fell back.
+        EXPECT_EQ(server.batch_multishot(), multishot && !on_epoll_backend());
         CO_ASSERT_OK(co_await server.close());
     });
 }

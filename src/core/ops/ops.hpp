@@ -11,10 +11,11 @@
 // fill structures inside the op (a msghdr that points into it).
 //
 // Readiness steps never block: they use per-call non-blocking flags where
-// the syscall has them (MSG_DONTWAIT). accept4, connect, read and write have
-// none, so a readiness backend puts a descriptor in O_NONBLOCK mode before
-// its first attempt (the io_uring backend never does: io_uring answers an
-// O_NONBLOCK file's empty read with -EAGAIN instead of waiting).
+// the syscall has them (MSG_DONTWAIT, RWF_NOWAIT). accept4 and connect have
+// none: their steps say needs_nonblocking, and a readiness backend puts the
+// descriptor in O_NONBLOCK mode before trying them (the io_uring backend
+// never does: io_uring answers an O_NONBLOCK file's empty read with -EAGAIN
+// instead of waiting).
 //
 // Private to src/. io_uring_sqe is only forward-declared (backend.hpp): the
 // steps' prepare member must name it, and the templates below are
@@ -153,83 +154,117 @@ readiness wait_for_value(const io_op& op) noexcept {
 }
 }  // namespace bind
 
+/// The flags of one kind of operation (op_steps' members of the same names).
+struct family_traits {
+    bool multishot = false;
+    bool retry_transient = false;  // data transfers and accept
+    fd_effect effect = fd_effect::none;
+    bool needs_nonblocking = false;  // accept4 and connect
+};
+
 /// One family's steps bound to a view: `Prepare` and `Perform` receive what
 /// the view reads out of the op; a readiness backend waits for `Events` on
 /// the view's descriptor. Each kind below is one instance of it.
-/// `RetryTransient`: op_steps::retry_transient (data transfers and accept).
 template <class Args, view_fn<Args> View, prepare_fn<Args> Prepare, perform_fn<Args> Perform, short Events,
-          bool Multishot = false, bool RetryTransient = false>
+          family_traits Traits = family_traits{}>
 inline constexpr op_steps family_steps{
     [](io_op& op, io_uring_sqe* sqe) noexcept { Prepare(sqe, View(op)); },
-    [](io_op& op) noexcept { return Perform(View(op)); }, &bind::wait<Args, View, Events>, Multishot, RetryTransient};
+    [](io_op& op) noexcept { return Perform(View(op)); },
+    &bind::wait<Args, View, Events>,
+    Traits.multishot,
+    Traits.retry_transient,
+    Traits.effect,
+    Traits.needs_nonblocking};
+
+/// Data transfers: an interrupted one is submitted again (op_steps::retry_transient).
+inline constexpr family_traits transfer{.retry_transient = true};
+/// One submission, a completion per result (op_steps::multishot).
+inline constexpr family_traits multishot{.multishot = true};
 
 template <view_fn<buffer_args> View>
-inline constexpr const op_steps& recv_steps = family_steps<buffer_args, View, prepare_recv, perform_recv, POLLIN, false, true>;
+inline constexpr const op_steps& recv_steps =
+    family_steps<buffer_args, View, prepare_recv, perform_recv, POLLIN, transfer>;
 
 template <view_fn<buffer_args> View>
-inline constexpr const op_steps& send_steps = family_steps<buffer_args, View, prepare_send, perform_send, POLLOUT, false, true>;
+inline constexpr const op_steps& send_steps =
+    family_steps<buffer_args, View, prepare_send, perform_send, POLLOUT, transfer>;
 
 /// Multishot recv picking buffers from a buffer ring (one completion per chunk).
 template <view_fn<selected_args> View>
 inline constexpr const op_steps& recv_selected_steps =
-    family_steps<selected_args, View, prepare_recv_selected, perform_unsupported, POLLIN, true>;
+    family_steps<selected_args, View, prepare_recv_selected, perform_unsupported, POLLIN, multishot>;
 
 template <view_fn<message_args> View>
 inline constexpr const op_steps& recvmsg_steps =
-    family_steps<message_args, View, prepare_recvmsg, perform_recvmsg, POLLIN, false, true>;
+    family_steps<message_args, View, prepare_recvmsg, perform_recvmsg, POLLIN, transfer>;
 
 template <view_fn<message_args> View>
 inline constexpr const op_steps& sendmsg_steps =
-    family_steps<message_args, View, prepare_sendmsg, perform_sendmsg, POLLOUT, false, true>;
+    family_steps<message_args, View, prepare_sendmsg, perform_sendmsg, POLLOUT, transfer>;
 
 /// Multishot recvmsg picking buffers from a buffer ring (one completion per datagram).
 template <view_fn<selected_args> View>
 inline constexpr const op_steps& recvmsg_selected_steps =
-    family_steps<selected_args, View, prepare_recvmsg_selected, perform_unsupported, POLLIN, true>;
+    family_steps<selected_args, View, prepare_recvmsg_selected, perform_unsupported, POLLIN, multishot>;
 
 template <view_fn<fd_args> View>
-inline constexpr const op_steps& accept_steps = family_steps<fd_args, View, prepare_accept, perform_accept, POLLIN, false, true>;
+inline constexpr const op_steps& accept_steps =
+    family_steps<fd_args, View, prepare_accept, perform_accept, POLLIN,
+                 family_traits{.retry_transient = true, .needs_nonblocking = true}>;
 
 /// One completion per connection until cancelled or failed.
 template <view_fn<fd_args> View>
 inline constexpr const op_steps& accept_multishot_steps =
-    family_steps<fd_args, View, prepare_accept_multishot, perform_accept, POLLIN, true>;
+    family_steps<fd_args, View, prepare_accept_multishot, perform_accept, POLLIN,
+                 family_traits{.multishot = true, .needs_nonblocking = true}>;
 
 template <view_fn<connect_args> View>
 inline constexpr const op_steps& connect_steps =
-    family_steps<connect_args, View, prepare_connect, perform_connect, POLLOUT>;
+    family_steps<connect_args, View, prepare_connect, perform_connect, POLLOUT,
+                 family_traits{.needs_nonblocking = true}>;
 
 /// shutdown(fd, value).
 template <view_fn<fd_args> View>
 inline constexpr const op_steps& shutdown_steps = family_steps<fd_args, View, prepare_shutdown, perform_shutdown, 0>;
 
 template <view_fn<fd_args> View>
-inline constexpr const op_steps& close_steps = family_steps<fd_args, View, prepare_close, perform_close, 0>;
+inline constexpr const op_steps& close_steps =
+    family_steps<fd_args, View, prepare_close, perform_close, 0, family_traits{.effect = fd_effect::close}>;
 
 /// Cancels every operation on the descriptor: yields how many were found,
-/// -ENOENT when none, -EINVAL where it cannot (kernels before 5.19, and the
-/// readiness steps, which cannot reach the backend: callers fall back).
+/// -ENOENT when none, -EINVAL where it cannot (kernels before 5.19: callers
+/// fall back). A readiness backend does it itself (fd_effect::cancel_all:
+/// it owns the descriptor's waiters); perform() is never called there.
 template <view_fn<fd_args> View>
-inline constexpr const op_steps& cancel_fd_steps = family_steps<fd_args, View, prepare_cancel_fd, perform_cancel_fd, 0>;
+inline constexpr const op_steps& cancel_fd_steps =
+    family_steps<fd_args, View, prepare_cancel_fd, perform_cancel_fd, 0,
+                 family_traits{.effect = fd_effect::cancel_all}>;
 
 /// poll(fd, value): yields the revents. A readiness backend waits for the
 /// events the op asks for (value), not a fixed set.
 template <view_fn<fd_args> View>
 inline constexpr op_steps poll_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_poll(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_poll(View(op)); }, &bind::wait_for_value<View>};
+    .prepare = [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_poll(sqe, View(op)); },
+    .perform = [](io_op& op) noexcept { return perform_poll(View(op)); },
+    .wait_for = &bind::wait_for_value<View>,
+    .yields_revents = true};
 
 /// One completion per readiness edge of (fd, value) until cancelled.
 template <view_fn<fd_args> View>
 inline constexpr op_steps poll_multishot_steps{
-    [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_poll_multishot(sqe, View(op)); },
-    [](io_op& op) noexcept { return perform_poll(View(op)); }, &bind::wait_for_value<View>, true};
+    .prepare = [](io_op& op, io_uring_sqe* sqe) noexcept { prepare_poll_multishot(sqe, View(op)); },
+    .perform = [](io_op& op) noexcept { return perform_poll(View(op)); },
+    .wait_for = &bind::wait_for_value<View>,
+    .multishot = true,
+    .yields_revents = true};
 
 template <view_fn<buffer_args> View>
-inline constexpr const op_steps& read_steps = family_steps<buffer_args, View, prepare_read, perform_read, POLLIN, false, true>;
+inline constexpr const op_steps& read_steps =
+    family_steps<buffer_args, View, prepare_read, perform_read, POLLIN, transfer>;
 
 template <view_fn<buffer_args> View>
-inline constexpr const op_steps& write_steps = family_steps<buffer_args, View, prepare_write, perform_write, POLLOUT, false, true>;
+inline constexpr const op_steps& write_steps =
+    family_steps<buffer_args, View, prepare_write, perform_write, POLLOUT, transfer>;
 
 // --- buffer-ring completions -------------------------------------------------------
 

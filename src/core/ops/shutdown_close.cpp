@@ -1,8 +1,11 @@
 // The shutdown / close / cancel-by-descriptor family. shutdown(2) and
 // close(2) never wait, so their readiness attempt is the call itself.
-// Cancelling by descriptor is the backend's own business; the readiness
-// attempt answers -EINVAL, as a kernel before 5.19 does, and the caller
-// (socket::close) falls back to shutdown(SHUT_RDWR).
+// Cancelling by descriptor is the backend's own business: io_uring's
+// ASYNC_CANCEL with CANCEL_FD, and the epoll backend's own walk of the
+// descriptor's waiters (op_steps::effect). The readiness attempt is never
+// run by a backend that knows the effect; it answers -EINVAL, as a kernel
+// before 5.19 does, and the caller (socket::close) falls back to
+// shutdown(SHUT_RDWR).
 #include "core/ops/ops.hpp"
 
 #include <liburing.h>
