@@ -78,10 +78,9 @@ options parse_args(int argc, char** argv) {
     return out;
 }
 
-/// Echoes batches until the runtime stops, then closes the socket.
+/// Echoes batches until the runtime stops.
 template <class Socket>
-task<void> echo(Socket& sock, bool verbose) {
-    (void)sock.set_batch_options({.max_datagram_size = 65535});
+task<void> echo_batches(Socket& sock, bool verbose) {
     std::vector<net::outgoing_datagram> replies;
     bool told_unnamed = false;
     for (;;) {
@@ -114,6 +113,15 @@ task<void> echo(Socket& sock, bool verbose) {
         if (verbose) std::fflush(stdout);
         (void)co_await sock.send_batch(replies, 1s);
     }
+}
+
+/// Serves until the runtime stops or begins a graceful stop — a datagram
+/// server has no request in progress to finish, so it stops receiving at
+/// once instead of waiting out the drain timeout — then closes the socket.
+template <class Socket>
+task<void> echo(Socket& sock, bool verbose) {
+    (void)sock.set_batch_options({.max_datagram_size = 65535});
+    co_await until_drain(echo_batches(sock, verbose));
     (void)co_await sock.close();
 }
 

@@ -261,5 +261,12 @@ finish line_drain "$pid"
 start http_drain "$bin/http_server" 127.0.0.1:0 --shards 2
 timeout 30 python3 "$peers" idle-stop "$addr" "$pid" http 3 || fail "http_server kept an idle keep-alive connection after SIGTERM"
 finish http_drain "$pid"
+for where in 127.0.0.1:0 "@ringlet-udp-stop-$$"; do
+  start udp_stop "$bin/udp_echo_server" "$where" --shards 2
+  kill -TERM "$pid"
+  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && fail "udp_echo_server $where still running 3 s after SIGTERM (it has no request to finish)"
+  finish udp_stop "$pid"
+done
 
 echo "all example checks passed"
