@@ -22,6 +22,7 @@
 using namespace ringlet;
 using namespace std::chrono_literals;
 using ringlet::test::quiet_runtime;
+using ringlet::test::socket_pair;
 
 namespace {
 
@@ -59,15 +60,6 @@ detail::fault_backend& this_faults() {
     if (!f) throw std::logic_error("the shard's backend does not inject faults");
     return *f;
 }
-
-struct socket_pair {
-    int fds[2] = {-1, -1};
-    socket_pair() { EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0); }
-    ~socket_pair() {
-        close(fds[0]);
-        close(fds[1]);
-    }
-};
 
 std::vector<std::byte> pattern(std::size_t n, unsigned salt) {
     std::vector<std::byte> v(n);

@@ -18,19 +18,10 @@
 using namespace ringlet;
 using namespace std::chrono_literals;
 using ringlet::test::quiet_runtime;
+using ringlet::test::socket_pair;
 
 namespace {
 
-/// A connected AF_UNIX stream socketpair, closed at scope exit.
-struct socket_pair {
-    int fds[2] = {-1, -1};
-    socket_pair() { EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0); }
-    ~socket_pair() {
-        close(fds[0]);
-        close(fds[1]);
-    }
-    void send_byte(char c) const { ASSERT_EQ(::write(fds[1], &c, 1), 1); }
-};
 
 std::span<std::byte> bytes(char* p, std::size_t n) { return {reinterpret_cast<std::byte*>(p), n}; }
 

@@ -4,6 +4,8 @@
 #include <ringlet/ringlet.hpp>
 
 #include <dirent.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -20,6 +22,17 @@ inline runtime_options quiet_runtime(unsigned shards = 1) {
 /// True when this process's runtimes run on the epoll backend
 /// (RINGLET_BACKEND=epoll, as CI runs the whole suite a second time, or a
 /// machine that denies io_uring).
+/// A connected AF_UNIX stream socketpair, closed at scope exit.
+struct socket_pair {
+    int fds[2] = {-1, -1};
+    socket_pair() { EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0); }
+    ~socket_pair() {
+        close(fds[0]);
+        close(fds[1]);
+    }
+    void send_byte(char c) const { ASSERT_EQ(::write(fds[1], &c, 1), 1); }
+};
+
 inline bool on_epoll_backend() {
     static const bool epoll = runtime::choose_backend().backend == backend_choice::epoll;
     return epoll;
