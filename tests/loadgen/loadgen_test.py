@@ -127,7 +127,7 @@ def test_stall(work):
         # so by construction about 1 s - 4 ms, plus the server's catch-up.
         p999, top = result['latency_us']['p99_9'], result['latency_us']['max']
         check(p999 >= 0.99e6, f'stall: p99.9 {p999:.0f} µs >= 0.99 s (coordinated omission corrected)')
-        check(top >= 1e6, f'stall: max {top:.0f} µs >= 1 s')
+        check(top >= 0.99e6, f'stall: max {top:.0f} µs >= 0.99 s')
         check(result['errors'] == 0, 'stall: no errors')
         check(result['mode'] == 'fixed_rate', 'stall: open loop')
         timeline = result['timeline']
@@ -135,7 +135,10 @@ def test_stall(work):
         full = [r for r in timeline if r['second'] - 1 >= 0 and r['phase'] == 'run']
         stalled = [r for r in full if r['requests'] < 2000 * 0.1]
         check(stalled, 'stall: a second with almost no responses: ' + str([(r['second'], r['requests']) for r in full]))
-        check(any(r['max_us'] >= 1e6 for r in timeline), 'stall: a second whose max latency is >= 1 s')
+        # The timeline's and the .hgrm's maxima come from HDR histograms (3
+        # significant digits): a 1.0004 s latency may be recorded as its
+        # bucket's 0.999 s, so they are checked against 0.99 s like the p99.9.
+        check(any(r['max_us'] >= 0.99e6 for r in timeline), 'stall: a second whose max latency is >= 0.99 s')
         rows = list(csv.DictReader(open(c)))
         check(len(rows) == len(timeline), 'stall: the CSV has the JSON timeline\'s rows')
         check(rows and set(rows[0]) >= {'second', 'requests', 'errors', 'p50_us', 'p99_us', 'p99_9_us', 'max_us'},
@@ -151,7 +154,7 @@ def test_stall(work):
               'hgrm: the last line is 100 % with the total count')
         check(all(float(a[0]) <= float(b[0]) and float(a[1]) <= float(b[1]) for a, b in zip(body, body[1:])),
               'hgrm: values and percentiles ascend')
-        check(float(body[-1][0]) >= 1000, 'hgrm: the max (ms) shows the stall')
+        check(float(body[-1][0]) >= 990, 'hgrm: the max (ms) shows the stall')
         check(lines[-3].startswith('#[Mean    =') and 'StdDeviation' in lines[-3], 'hgrm: the Mean/StdDeviation footer')
         check(lines[-2].startswith('#[Max     =') and 'Total count' in lines[-2], 'hgrm: the Max/Total count footer')
         series = svg_series(s)
