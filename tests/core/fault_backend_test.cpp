@@ -3,9 +3,9 @@
 // of fault reaches the callers as specified — byte-preserving ones absorbed
 // (no byte lost, duplicated or reordered), ECONNRESET surfaced as an error
 // that names it, the small rings' full-SQ and CQ-overflow paths taken.
-#include "core/fault_backend.hpp"
 #include "core/shard.hpp"
 #include "core/uring_backend.hpp"
+#include "fault_test_support.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -22,44 +22,11 @@
 using namespace ringlet;
 using namespace std::chrono_literals;
 using ringlet::test::quiet_runtime;
+using ringlet::test::fault_env;
 using ringlet::test::socket_pair;
+using ringlet::test::this_faults;
 
 namespace {
-
-/// Sets RINGLET_FAULT_SEED / RINGLET_FAULT_PROFILE for its scope (restoring
-/// what was there): the shards of a runtime created meanwhile inject faults.
-class fault_env {
-public:
-    explicit fault_env(std::uint64_t seed, const char* profile = "integrity") {
-        save("RINGLET_FAULT_SEED", seed_);
-        save("RINGLET_FAULT_PROFILE", profile_);
-        setenv("RINGLET_FAULT_SEED", std::to_string(seed).c_str(), 1);
-        setenv("RINGLET_FAULT_PROFILE", profile, 1);
-    }
-    ~fault_env() {
-        restore("RINGLET_FAULT_SEED", seed_);
-        restore("RINGLET_FAULT_PROFILE", profile_);
-    }
-    fault_env(const fault_env&) = delete;
-    fault_env& operator=(const fault_env&) = delete;
-
-private:
-    static void save(const char* name, std::optional<std::string>& into) {
-        if (const char* v = std::getenv(name)) into = v;
-    }
-    static void restore(const char* name, const std::optional<std::string>& value) {
-        if (value) setenv(name, value->c_str(), 1);
-        else unsetenv(name);
-    }
-    std::optional<std::string> seed_;
-    std::optional<std::string> profile_;
-};
-
-detail::fault_backend& this_faults() {
-    detail::fault_backend* f = detail::fault_backend::of(detail::shard::current()->io());
-    if (!f) throw std::logic_error("the shard's backend does not inject faults");
-    return *f;
-}
 
 std::vector<std::byte> pattern(std::size_t n, unsigned salt) {
     std::vector<std::byte> v(n);

@@ -5,14 +5,11 @@
 // datagrams arrive intact while reads and writes are cut short, interrupted,
 // refused for lack of buffers and delayed; and a hostile reset surfaces as
 // connection_reset with no descriptor leaked.
-#include "core/fault_backend.hpp"
-#include "core/shard.hpp"
+#include "../core/fault_test_support.hpp"
 #include "datagram_test_support.hpp"
 #include "stream_test_support.hpp"
 
 #include <gtest/gtest.h>
-
-#include <dirent.h>
 
 #include <cstdlib>
 #include <optional>
@@ -22,50 +19,14 @@
 using namespace ringlet;
 using namespace std::chrono_literals;
 using ringlet::test::as_bytes;
+using ringlet::test::open_fd_count;
 using ringlet::test::quiet_runtime;
 using ringlet::test::tcp_pair;
 using ringlet::test::text_of;
+using ringlet::test::fault_env;
+using ringlet::test::this_faults;
 
 namespace {
-
-/// RINGLET_FAULT_SEED / RINGLET_FAULT_PROFILE for its scope, restored after.
-class fault_env {
-public:
-    explicit fault_env(std::uint64_t seed, const char* profile = "integrity") {
-        for (int i = 0; i < 2; ++i) {
-            if (const char* v = std::getenv(names[i])) saved_[i] = v;
-        }
-        setenv(names[0], std::to_string(seed).c_str(), 1);
-        setenv(names[1], profile, 1);
-    }
-    ~fault_env() {
-        for (int i = 0; i < 2; ++i) {
-            if (saved_[i]) setenv(names[i], saved_[i]->c_str(), 1);
-            else unsetenv(names[i]);
-        }
-    }
-    fault_env(const fault_env&) = delete;
-    fault_env& operator=(const fault_env&) = delete;
-
-private:
-    static constexpr const char* names[2] = {"RINGLET_FAULT_SEED", "RINGLET_FAULT_PROFILE"};
-    std::optional<std::string> saved_[2];
-};
-
-const detail::fault_stats& this_fault_stats() {
-    detail::fault_backend* f = detail::fault_backend::of(detail::shard::current()->io());
-    if (!f) throw std::logic_error("the shard's backend does not inject faults");
-    return f->stats();
-}
-
-std::size_t open_fds() {
-    std::size_t count = 0;
-    if (DIR* dir = opendir("/proc/self/fd")) {
-        while (readdir(dir)) ++count;
-        closedir(dir);
-    }
-    return count;
-}
 
 bool on_epoll() { return runtime::choose_backend().backend == backend_choice::epoll; }
 
@@ -130,7 +91,7 @@ TEST_P(FaultStream, PingPongOfOneMebibyteArrivesIntactUnderThreeSeeds) {
             co_await g.wait();
             CO_ASSERT_OK(echoed);
             EXPECT_TRUE(back == data) << "bytes lost, duplicated or reordered";
-            const detail::fault_stats& s = this_fault_stats();
+            const detail::fault_stats& s = this_faults().stats();
             EXPECT_GT(s.interrupted + s.would_block, 0u);
             EXPECT_GT(s.delayed, 0u);
             if (!on_epoll()) {
@@ -183,7 +144,7 @@ TEST(FaultDatagram, BatchOfDatagramsArrivesIntactUnderThreeSeeds) {
                 }
                 CO_ASSERT_EQ(got.size(), static_cast<std::size_t>(count));
                 for (int i = 0; i < count; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], "datagram " + std::to_string(i));
-                const detail::fault_stats& s = this_fault_stats();
+                const detail::fault_stats& s = this_faults().stats();
                 EXPECT_GT(s.delayed, 0u);
                 if (multishot && !on_epoll()) {
                     EXPECT_GT(s.no_buffers + s.ended_multishot, 0u);
@@ -199,7 +160,7 @@ TEST(FaultDatagram, BatchOfDatagramsArrivesIntactUnderThreeSeeds) {
 // surfaces as connection_reset, named, from read_some and write_all alike,
 // and closing both ends leaks nothing.
 TEST(FaultReset, ResetSurfacesAsConnectionResetAndLeaksNothing) {
-    const std::size_t before = open_fds();
+    const std::size_t before = open_fd_count();
     {
         fault_env env{9, "reset"};
         runtime rt{quiet_runtime()};
@@ -219,12 +180,12 @@ TEST(FaultReset, ResetSurfacesAsConnectionResetAndLeaksNothing) {
             CO_ASSERT_TRUE(static_cast<bool>(error));
             EXPECT_EQ(error, std::errc::connection_reset);
             EXPECT_NE(error.message().find("reset"), std::string::npos) << error.message();
-            EXPECT_GT(this_fault_stats().resets, 0u);
+            EXPECT_GT(this_faults().stats().resets, 0u);
             CO_ASSERT_OK(co_await client.close());
             CO_ASSERT_OK(co_await server.close());
         });
     }
-    EXPECT_EQ(open_fds(), before);
+    EXPECT_EQ(open_fd_count(), before);
 }
 
 // The same hostile profile against a server: its connections see resets in
@@ -232,7 +193,7 @@ TEST(FaultReset, ResetSurfacesAsConnectionResetAndLeaksNothing) {
 // others, each client sees its bytes echoed or a named error (never other
 // bytes), and after a stop every descriptor is released.
 TEST(FaultReset, ServerSurvivesResetConnectionsAndLeaksNothing) {
-    const std::size_t before = open_fds();
+    const std::size_t before = open_fd_count();
     {
         fault_env env{21, "reset"};
         runtime rt{quiet_runtime()};
@@ -277,11 +238,11 @@ TEST(FaultReset, ServerSurvivesResetConnectionsAndLeaksNothing) {
                 CO_ASSERT_OK(co_await c->close());
             }
             EXPECT_GT(reset, 0);
-            EXPECT_GT(this_fault_stats().resets, 0u);
+            EXPECT_GT(this_faults().stats().resets, 0u);
             rt.request_stop();
             co_await group.wait();
             EXPECT_EQ(server->accepted(), 40u);
         });
     }
-    EXPECT_EQ(open_fds(), before);
+    EXPECT_EQ(open_fd_count(), before);
 }
