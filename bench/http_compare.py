@@ -57,7 +57,9 @@ end
 request = function() return req end
 """
 
-NGINX_CONF = """
+# One nginx worker with keep-alive as wrk uses it; %(server)s is the server
+# block's body (bench/https_compare.py fills in its TLS one).
+NGINX_BASE_CONF = """
 daemon off;
 master_process off;
 worker_processes 1;
@@ -71,11 +73,14 @@ http {
   client_body_temp_path %(dir)s/body;
   proxy_temp_path %(dir)s/proxy;
   server {
-    listen 127.0.0.1:%(port)d;
-    location /plaintext { default_type text/plain; return 200 "Hello, World!"; }
+%(server)s
   }
 }
 """
+
+NGINX_CONF = NGINX_BASE_CONF.replace("%(server)s", """\
+    listen 127.0.0.1:%(port)d;
+    location /plaintext { default_type text/plain; return 200 "Hello, World!"; }""")
 
 
 def free_port():

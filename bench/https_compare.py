@@ -59,7 +59,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import http_compare as base  # noqa: E402  (Cgroup, proc_cpu_seconds, stop_server, cpu_model, free_port, run_figures)
+import http_compare as base  # noqa: E402  (cpu_quota, proc_cpu_seconds, stop_server, cpu_model, free_port, run_figures)
 
 BUILD = os.environ.get("BUILD_DIR", os.path.join(base.ROOT, "build"))
 BODY = 1048576
@@ -76,30 +76,14 @@ MinProtocol = TLSv1.3
 Ciphersuites = %(suite)s
 """
 
-NGINX_CONF = """
-daemon off;
-master_process off;
-worker_processes 1;
-pid %(dir)s/nginx.pid;
-error_log %(dir)s/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  keepalive_timeout 75s;
-  client_body_temp_path %(dir)s/body;
-  proxy_temp_path %(dir)s/proxy;
-  server {
+NGINX_CONF = base.NGINX_BASE_CONF.replace("%(server)s", """\
     listen 127.0.0.1:%(port)d ssl;
     ssl_certificate %(dir)s/cert.pem;
     ssl_certificate_key %(dir)s/key.pem;
     ssl_protocols TLSv1.3;
     ssl_session_tickets %(tickets)s;
     location = /plaintext { default_type text/plain; return 200 "Hello, World!"; }
-    location = /bytes/%(body)d { alias %(dir)s/body.bin; default_type application/octet-stream; }
-  }
-}
-"""
+    location = /bytes/%(body)d { alias %(dir)s/body.bin; default_type application/octet-stream; }""")
 
 PRIORITY = []  # the server's: --realtime ["chrt", "-f", "10"], --nice ["nice", "-n", "-20"]
 REALTIME = False
@@ -107,28 +91,25 @@ QUOTA = 0.5  # --quota
 OTHER = ""  # --b: another http_server binary in nginx's place
 
 
-class Cgroup(base.Cgroup):
-    """base.Cgroup (0.5 CPU for CFS tasks) that, with --realtime, gives
-    SCHED_FIFO tasks the same half CPU (cgroup v1 cpu.rt_runtime_us)."""
+class Cgroup(base.cpu_quota):
+    """The server's CPU quota (bench/cpu_quota.py, --quota of a CPU for CFS
+    tasks) that, with --realtime, gives SCHED_FIFO tasks the same share
+    (cgroup v1 cpu.rt_runtime_us)."""
 
     def __init__(self):
-        super().__init__()
-        runtime = "%d" % (QUOTA * 100000)
-        if os.path.exists(os.path.join(self.path, "cpu.cfs_quota_us")):
-            self._write("cpu.cfs_quota_us", runtime)
-        else:
-            self._write("cpu.max", runtime + " 100000")
+        super().__init__(QUOTA, "https-bench")
         if REALTIME:
+            runtime = "%d" % (QUOTA * 100000)
             # A group removed just before may still hold its RT bandwidth for
             # a moment (EINVAL: the groups' sum would pass the limit): retry.
             for attempt in range(50):
                 try:
-                    self._write("cpu.rt_period_us", "100000")
-                    self._write("cpu.rt_runtime_us", runtime)
+                    self._write(os.path.join(self.path, "cpu.rt_period_us"), "100000")
+                    self._write(os.path.join(self.path, "cpu.rt_runtime_us"), runtime)
                     break
                 except OSError as e:
                     if attempt == 49:
-                        self.close()
+                        self.remove()
                         raise SystemExit("--realtime with a quota needs cgroup v1 RT group scheduling "
                                          "(cpu.rt_runtime_us): %s" % e)
                     time.sleep(0.1)
@@ -292,7 +273,7 @@ def main():
         return run_all(args, servers, results, cgroup)
     finally:
         if cgroup:
-            cgroup.close()
+            cgroup.remove()
 
 
 def run_all(args, servers, results, cgroup):
