@@ -15,10 +15,10 @@
 //                     reported as -ENOBUFS)
 //   delay             a completion held for 1-2 loop turns:    every op; never reorders two
 //                     completions of different ops reorder    completions of one op
-//   cancel race       the owner's cancel held for a loop turn  every op
-//                     (the op may complete first: it then
-//                     reports its real result), or it arrives
-//                     after the completion was held (absorbed)
+//   cancel race       the owner's cancel held for a loop turn  every op; held only on
+//                     (the op may complete first: it then      io_uring (epoll ends a
+//                     reports its real result), or it arrives  cancelled op at once: see
+//                     after the completion was held (absorbed) fault_backend::cancel)
 //   small rings       io_uring SQ of 16 and CQ of 32 entries:  the io_uring backend's real
 //                     the full-SQ flush and the CQ-overflow    get_sqe() flush and
 //                     (IORING_SQ_CQ_OVERFLOW) paths run        IORING_SQ_CQ_OVERFLOW reap
