@@ -2,8 +2,10 @@
 //
 // Entries are intrusive (they live in the object that waits: an operation, a
 // sleeping task, a timed wait), so inserting allocates nothing once the heap's
-// array has reached its high-water mark. The queue is a 4-ary min-heap of
-// entry pointers; each entry knows its index, so remove() and re-insertion
+// array has reached its high-water mark. The queue is a 4-ary min-heap whose
+// nodes hold each entry's deadline beside its pointer, so comparing children
+// reads one cache line of the array rather than four entries scattered over
+// coroutine frames; each entry knows its index, so remove() and re-insertion
 // are O(log n) without a search. bench/timer_queue_bench.cpp measured it
 // against a hashed timing wheel (see the numbers there): both cost tens of
 // nanoseconds per insert+remove, far below the syscall a wait costs, and
@@ -34,7 +36,7 @@ public:
     bool remove(timer_entry& entry) noexcept;
     /// The earliest queued deadline, or clock::time_point::max() when empty.
     [[nodiscard]] clock::time_point next_deadline() const noexcept {
-        return heap_.empty() ? clock::time_point::max() : heap_.front()->deadline_;
+        return heap_.empty() ? clock::time_point::max() : clock::time_point{clock::duration{heap_.front().deadline}};
     }
     /// Runs the callback of every entry whose deadline is at or before `now`,
     /// earliest first; returns how many ran. An entry inserted by a callback
@@ -45,18 +47,24 @@ public:
     [[nodiscard]] bool empty() const noexcept { return heap_.empty(); }
 
 private:
+    /// A heap node: 16 bytes, so four children fill one cache line.
+    struct node {
+        clock::rep deadline;  // the entry's deadline_, copied here for the comparisons
+        timer_entry* entry;
+    };
     static constexpr std::size_t arity = 4;
-    static bool before(const timer_entry* a, const timer_entry* b) noexcept {
-        return a->deadline_ < b->deadline_ || (a->deadline_ == b->deadline_ && a->order_ < b->order_);
+    static bool before(const node& a, const node& b) noexcept {
+        // Equal deadlines (rare to the nanosecond) fall back to insertion order.
+        return a.deadline < b.deadline || (a.deadline == b.deadline && a.entry->order_ < b.entry->order_);
     }
-    void place(std::size_t index, timer_entry* entry) noexcept {
-        heap_[index] = entry;
-        entry->index_ = static_cast<std::uint32_t>(index);
+    void place(std::size_t index, node n) noexcept {
+        heap_[index] = n;
+        n.entry->index_ = static_cast<std::uint32_t>(index);
     }
     void sift_up(std::size_t index) noexcept;
     void sift_down(std::size_t index) noexcept;
 
-    std::vector<timer_entry*> heap_;
+    std::vector<node> heap_;
     std::uint64_t next_order_ = 0;
 };
 

@@ -5,7 +5,7 @@
 // Design notes
 // - Two modes (net::receive_mode). Readiness, the default: one multishot poll
 //   (POLLIN) per stream stays armed, and a receive reads with one
-//   non-blocking recv(2) into a spare buffer (64 KiB, or 256 KiB for a bulk
+//   non-blocking recv(2) into a spare buffer (68 KiB, or 260 KiB for a bulk
 //   stream: below) when the socket is or may be readable (not yet looked at,
 //   the poll fired, or the last read filled the buffer); otherwise it waits
 //   for the poll. Multishot: one multishot
@@ -57,6 +57,11 @@
 //   64 KiB, left at one under kBulkExit): server CPU per request 1.02x /
 //   1.00x always-256 KiB at 16 KiB x 16 / 64 KiB x 4 (same rounds, load
 //   average 8); leaving at any read under 64 KiB instead: 1.06x / 1.09x.
+//   The spares are 68 and 260 KiB since 2026-12-06 (4 KiB over the round
+//   sizes, stream_receiver.hpp says why): at 16 KiB x 16 (256 KiB in
+//   flight per connection) 56 % of the 256 KiB reads filled the buffer and
+//   the next recv found nothing — 1.39 recvs per send; with 260 KiB, 1.01
+//   (server in a 0.5-CPU quota, same setup): ringlet / epoll 0.92 -> 0.97.
 //   Why not always 256 KiB: a peer that sends without reading holds the
 //   first read's buffer while its echo is blocked (64 KiB, not 256 KiB). The same 256 KiB spare read from the completion
 //   measured 0.92x the 64 KiB one (2026-12-05): the cache, not the size, was
@@ -84,6 +89,7 @@
 //   (before 6.0: EINVAL on the first completion) or without buffer rings use
 //   plain recvs throughout; kernels without multishot poll (before 5.13)
 //   fall back from readiness the same way.
+#include "core/socket_calls.hpp"
 #include "net/stream_receiver.hpp"
 
 #include <ringlet/net/receive.hpp>
@@ -333,7 +339,7 @@ void stream_receiver::read_now() noexcept {
     const std::size_t room = plain_is_large_ ? kLargeSpareSize : kSpareSize;
     ssize_t n;
     do {
-        n = ::recv(fd, plain_buffer_.get(), room, MSG_DONTWAIT);
+        n = ringlet::detail::sys::recv(fd, plain_buffer_.get(), room, MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     const int error = n < 0 ? errno : 0;
     if (n <= 0) pool_->recycle(std::move(plain_buffer_), plain_is_large_);  // an idle stream holds no buffer
@@ -341,7 +347,7 @@ void stream_receiver::read_now() noexcept {
         readable_ = false;  // the armed poll says when bytes arrive
         return;
     }
-    // A stream whose read takes 64 KiB reads 256 KiB from then on, until a
+    // A stream whose read fills kSpareSize reads kLargeSpareSize from then on, until a
     // read takes less than 4 KiB (design notes: sizing).
     if (static_cast<std::size_t>(n) >= kSpareSize) bulk_ = true;
     else if (n > 0 && static_cast<std::size_t>(n) < kBulkExit) bulk_ = false;

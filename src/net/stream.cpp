@@ -7,6 +7,7 @@
 // - write_vectored keeps its iovec array in the coroutine frame for up to
 //   `inline_parts` buffers (no allocation for the common header+body case)
 //   and advances through it in place after short writes.
+#include "core/socket_calls.hpp"
 #include "net/stream_receiver.hpp"
 
 #include <ringlet/net/stream.hpp>
@@ -179,7 +180,7 @@ result<std::size_t> stream::try_write(std::span<const std::byte> data) noexcept 
     if (socket_.is_closing()) return unexpected{make_error_code(errc::operation_canceled)};
     ssize_t n;
     do {
-        n = ::send(socket_.fd(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        n = ringlet::detail::sys::send(socket_.fd(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
     if (n >= 0) return static_cast<std::size_t>(n);
     if (errno == EAGAIN || errno == EWOULDBLOCK) return unexpected{std::make_error_code(std::errc::operation_would_block)};
@@ -187,20 +188,25 @@ result<std::size_t> stream::try_write(std::span<const std::byte> data) noexcept 
 }
 
 task<result<void>> stream::write_all(std::span<const std::byte> data, timeout limit) {
-    const timeout until = as_deadline(write_limit(limit));
+    const timeout call = write_limit(limit);
     std::size_t done = 0;
     // Sending at once, while the bytes are still in the cache (a receive just
     // wrote them), rather than with the ring's next batch, is what lets a
     // server that writes what it reads keep pace with epoll on bulk data
-    // (see the design notes in src/net/receive.cpp).
+    // (see the design notes in src/net/receive.cpp). A deadline that has
+    // passed fails even a write that could go at once; a relative limit
+    // bounds the waiting, so its clock starts only when the write must wait
+    // (most writes never read the clock).
     const stop_token token = co_await this_task::stop_token();
     const bool may_send_now = !data.empty() && !token.stop_requested() &&
-                              !(until.is_absolute() && clock::now() >= until.deadline());
+                              !(call.is_absolute() && clock::now() >= call.deadline());
     if (may_send_now) {
         auto n = try_write(data);
         if (n) done = *n;
         else if (n.error() != std::errc::operation_would_block) co_return unexpected{n.error()};
     }
+    if (done == data.size() && may_send_now) co_return result<void>{};
+    const timeout until = as_deadline(call);
     while (done < data.size()) {
         auto n = co_await socket_.send(data.subspan(done), write_step(until));
         if (!n) co_return unexpected{n.error()};

@@ -28,8 +28,13 @@ namespace ringlet::net::detail {
 constexpr unsigned kReceiveBuffers = 128;            // a power of two
 constexpr unsigned kReceiveBufferSize = 64 * 1024;
 constexpr std::size_t kFallbackSize = 16 * 1024;
-constexpr std::size_t kSpareSize = 64 * 1024;         // what a readiness receive reads first
-constexpr std::size_t kLargeSpareSize = 256 * 1024;   // ... and once a read has filled 64 KiB
+// The spare buffers are 4 KiB larger than a power of two on purpose: a read
+// that fills its buffer is taken to mean more is waiting (the next receive
+// reads again at once), and peers keep round amounts in flight (16 × 16 KiB,
+// 4 × 64 KiB); a buffer of exactly that size made every such read look full
+// and the next recv find nothing (design notes in receive.cpp: sizing).
+constexpr std::size_t kSpareSize = 68 * 1024;         // what a readiness receive reads first
+constexpr std::size_t kLargeSpareSize = 260 * 1024;   // ... and once a read has filled kSpareSize
 constexpr std::size_t kSparesKept = 64;               // idle spare buffers a shard keeps
 constexpr std::size_t kLargeSparesKept = 16;          // idle large ones
 constexpr std::size_t kBulkExit = 4 * 1024;           // a read below this goes back to kSpareSize

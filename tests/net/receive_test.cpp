@@ -380,10 +380,11 @@ task<int> queued_at_least(int fd, int bytes) {
 
 }  // namespace
 
-// Readiness mode sizes its reads to the stream: a read takes at most 64 KiB
-// until one has taken that much, then up to 256 KiB (so a bulk stream needs
+// Readiness mode sizes its reads to the stream: a read takes at most 68 KiB
+// until one has taken that much, then up to 260 KiB (so a bulk stream needs
 // a quarter of the reads and sends); a read that takes less than 4 KiB
-// goes back to 64 KiB. Every byte arrives, in order.
+// goes back to 68 KiB. Every byte arrives, in order. (The sizes are
+// src/net/stream_receiver.hpp's kSpareSize and kLargeSpareSize.)
 TEST(Receive, ReadinessReadsGrowAfterAFull64KiBReadAndShrinkBack) {
     runtime rt{quiet_runtime()};
     std::string skip;
@@ -395,8 +396,8 @@ TEST(Receive, ReadinessReadsGrowAfterAFull64KiBReadAndShrinkBack) {
         for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131) ^ (i >> 11));
         task_group g;
         g.spawn([](tcp::stream& s, const std::string& d) -> task<void> { (void)co_await s.write_all(d, 10s); }(a, data));
-        constexpr int small = 64 * 1024;
-        constexpr int large = 256 * 1024;
+        constexpr int small = 68 * 1024;
+        constexpr int large = 260 * 1024;
         const int before_first = co_await queued_at_least(b.socket().fd(), 2 * small + 4096);
         if (before_first <= 2 * small) {
             g.request_stop();
@@ -416,10 +417,10 @@ TEST(Receive, ReadinessReadsGrowAfterAFull64KiBReadAndShrinkBack) {
         co_await g.wait();
         EXPECT_TRUE(seen == data) << "the bytes differ";
         CO_ASSERT_TRUE(sizes.size() >= 2u);
-        EXPECT_EQ(sizes[0], std::size_t{small});  // the first read: 64 KiB, full
+        EXPECT_EQ(sizes[0], std::size_t{small});  // the first read: 68 KiB, full
         EXPECT_GT(sizes[1], std::size_t{small});  // then a larger one
         for (std::size_t n : sizes) EXPECT_LE(n, std::size_t{large});
-        // A short read (less than 4 KiB) makes the next read 64 KiB again.
+        // A short read (less than 4 KiB) makes the next read 68 KiB again.
         CO_ASSERT_OK(co_await a.write_all("short"));
         auto got = co_await b.receive(5s);
         CO_ASSERT_OK(got);

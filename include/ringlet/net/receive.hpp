@@ -13,9 +13,9 @@
 //   edge-triggered). A receive reads with one non-blocking recv(2) into a
 //   buffer from the shard's spares (the most recently returned first, so
 //   still in cache) when the socket is, or may be, readable, and otherwise
-//   waits for the poll. A read takes up to 64 KiB, and up to 256 KiB once a
-//   read of the stream has taken 64 KiB (until one takes less), so a lease
-//   holds at most 256 KiB. Bytes stay in the socket until a receive() asks for them, so
+//   waits for the poll. A read takes up to 68 KiB, and up to 260 KiB once a
+//   read of the stream has taken 68 KiB (until one takes under 4 KiB), so a
+//   lease holds at most 260 KiB. Bytes stay in the socket until a receive() asks for them, so
 //   the kernel's flow control applies and nothing is read ahead.
 // - multishot: the first receive() arms one multishot recv
 //   (io_uring, kernel 6.0+) on the shard's ring of 128 x 64 KiB provided

@@ -91,7 +91,7 @@ public:
     [[nodiscard]] recv_op read_some(std::span<char> buffer, timeout limit = {}) noexcept;
 
     /// Yields a lease on the next bytes of the stream, in a buffer of the
-    /// shard's (up to 256 KiB), waiting until at least one byte (or the end of
+    /// shard's (up to 260 KiB), waiting until at least one byte (or the end of
     /// stream) arrives: empty at end of stream. The first call arms one
     /// multishot operation that stays armed (see receive_mode); no buffer is
     /// held while nothing has arrived, and nothing is lost between calls or

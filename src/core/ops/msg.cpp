@@ -3,6 +3,7 @@
 // sender's address and the payload (parsed with liburing's
 // io_uring_recvmsg_validate / _payload / _payload_length, present in 2.3).
 #include "core/ops/ops.hpp"
+#include "core/socket_calls.hpp"
 
 #include <liburing.h>
 
@@ -15,7 +16,7 @@ void prepare_recvmsg(io_uring_sqe* sqe, const message_args& a) noexcept {
 }
 
 int perform_recvmsg(const message_args& a) noexcept {
-    return attempt([&] { return ::recvmsg(a.fd, a.message, a.flags | MSG_DONTWAIT); });
+    return attempt([&] { return sys::recvmsg(a.fd, a.message, a.flags | MSG_DONTWAIT); });
 }
 
 void prepare_sendmsg(io_uring_sqe* sqe, const message_args& a) noexcept {
@@ -23,7 +24,7 @@ void prepare_sendmsg(io_uring_sqe* sqe, const message_args& a) noexcept {
 }
 
 int perform_sendmsg(const message_args& a) noexcept {
-    return attempt([&] { return ::sendmsg(a.fd, a.message, a.flags | MSG_NOSIGNAL | MSG_DONTWAIT); });
+    return attempt([&] { return sys::sendmsg(a.fd, a.message, a.flags | MSG_NOSIGNAL | MSG_DONTWAIT); });
 }
 
 void prepare_recvmsg_selected(io_uring_sqe* sqe, const selected_args& a) noexcept {

@@ -2,6 +2,7 @@
 // ring. MSG_NOSIGNAL is added here, in the one place every send passes, so
 // a peer that has gone away is EPIPE and never SIGPIPE.
 #include "core/ops/ops.hpp"
+#include "core/socket_calls.hpp"
 
 #include <liburing.h>
 
@@ -13,7 +14,7 @@ void prepare_recv(io_uring_sqe* sqe, const buffer_args& a) noexcept {
 }
 
 int perform_recv(const buffer_args& a) noexcept {
-    return attempt([&] { return ::recv(a.fd, a.data, a.size, a.flags | MSG_DONTWAIT); });
+    return attempt([&] { return sys::recv(a.fd, a.data, a.size, a.flags | MSG_DONTWAIT); });
 }
 
 void prepare_send(io_uring_sqe* sqe, const buffer_args& a) noexcept {
@@ -21,7 +22,7 @@ void prepare_send(io_uring_sqe* sqe, const buffer_args& a) noexcept {
 }
 
 int perform_send(const buffer_args& a) noexcept {
-    return attempt([&] { return ::send(a.fd, a.data, a.size, a.flags | MSG_NOSIGNAL | MSG_DONTWAIT); });
+    return attempt([&] { return sys::send(a.fd, a.data, a.size, a.flags | MSG_NOSIGNAL | MSG_DONTWAIT); });
 }
 
 void prepare_recv_selected(io_uring_sqe* sqe, const selected_args& a) noexcept {
