@@ -164,7 +164,7 @@ void epoll_backend::submit(io_op& op) {
     if (steps.needs_nonblocking) make_nonblocking(w.fd);
     if (retry_now(w, e)) return;  // finished (or a multishot op keeps going below)
     if (const int rc = start_waiting(w, e); rc < 0) return finish(w, rc);
-    if (op.time_limit().is_set()) timers_.insert(op.time_limit().deadline(), w);
+    if (op.time_limit().is_set()) timers_.insert(op.time_limit(), w);
 }
 
 void epoll_backend::cancel(io_op& op) {

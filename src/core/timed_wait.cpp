@@ -31,7 +31,7 @@ void timed_wait::begin_wait(std::coroutine_handle<> waiter, const stop_token& to
     // The backend's next poll sees the earlier deadline (it arms its one
     // kernel timer, or epoll_wait's timeout, from the queue's front).
     // (A stop already requested ends the wait inside register_with.)
-    if (waiting_ && limit_.is_set()) shard::current()->timers().insert(limit_.deadline(), *this);
+    if (waiting_ && limit_.is_set()) shard::current()->timers().insert(limit_, *this);
 }
 
 void timed_wait::end(std::error_code error) noexcept {

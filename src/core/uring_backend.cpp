@@ -181,7 +181,7 @@ void uring_backend::submit(io_op& op) {
         words_of(op)[0] = 0;
         ++in_flight_;
         if (timer == -ETIME) deferred_.push_back({&op, -ETIME});  // already due
-        else add_deadline(op, static_cast<const timer_op&>(op).deadline(), true);
+        else add_deadline(op, timeout{static_cast<const timer_op&>(op).deadline()}, true);
         return;
     }
     io_uring_sqe* sqe = get_sqe();
@@ -190,7 +190,7 @@ void uring_backend::submit(io_op& op) {
     const std::uint64_t user_data = track(&op);
     words_of(op)[0] = user_data;
     io_uring_sqe_set_data64(sqe, user_data);
-    if (const timeout& limit = op.time_limit(); limit.is_set()) add_deadline(op, limit.deadline(), false);
+    if (const timeout& limit = op.time_limit(); limit.is_set()) add_deadline(op, limit, false);
 }
 
 void uring_backend::cancel(io_op& op) {
@@ -207,7 +207,7 @@ void uring_backend::cancel(io_op& op) {
     io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(ring_tag::ignore));
 }
 
-uring_backend::deadline_entry& uring_backend::add_deadline(io_op& op, clock::time_point when, bool timer_op) {
+uring_backend::deadline_entry& uring_backend::add_deadline(io_op& op, const timeout& when, bool timer_op) {
     deadline_entry* d = free_deadlines_;
     if (d) free_deadlines_ = d->next_free;
     else d = &deadlines_.emplace_back(this);

@@ -123,7 +123,7 @@ private:
     void dispatch(std::uint64_t user_data, int res, std::uint32_t flags);
     unsigned reap();
     void assert_owner() const noexcept;
-    deadline_entry& add_deadline(io_op& op, clock::time_point when, bool timer_op);
+    deadline_entry& add_deadline(io_op& op, const timeout& when, bool timer_op);
     void drop_deadline(io_op& op) noexcept;
     /// Keeps the kernel timer at or before the queue's earliest deadline.
     void arm_kernel_timer();

@@ -187,26 +187,34 @@ result<std::size_t> stream::try_write(std::span<const std::byte> data) noexcept 
     return unexpected{errno_code(errno)};
 }
 
-task<result<void>> stream::write_all(std::span<const std::byte> data, timeout limit) {
-    const timeout call = write_limit(limit);
-    std::size_t done = 0;
+bool write_all_op::send_now(const stop_token& token) {
     // Sending at once, while the bytes are still in the cache (a receive just
     // wrote them), rather than with the ring's next batch, is what lets a
     // server that writes what it reads keep pace with epoll on bulk data
-    // (see the design notes in src/net/receive.cpp). A deadline that has
-    // passed fails even a write that could go at once; a relative limit
-    // bounds the waiting, so its clock starts only when the write must wait
-    // (most writes never read the clock).
-    const stop_token token = co_await this_task::stop_token();
-    const bool may_send_now = !data.empty() && !token.stop_requested() &&
-                              !(call.is_absolute() && clock::now() >= call.deadline());
-    if (may_send_now) {
-        auto n = try_write(data);
+    // (see the design notes in src/net/receive.cpp). Doing it inside the
+    // await, without a coroutine of its own, is what keeps a small echo's
+    // write at one send(2) and no frame. A deadline that has passed fails
+    // even a write that could go at once; a relative limit bounds the
+    // waiting, so its clock starts only when the write must wait (most
+    // writes never read the clock).
+    const timeout call = stream_->write_limit(limit_);
+    if (data_.empty()) return true;
+    std::size_t done = 0;
+    if (!token.stop_requested() && !(call.is_absolute() && clock::now() >= call.deadline())) {
+        auto n = stream_->try_write(data_);
+        if (!n && n.error() != std::errc::operation_would_block) {
+            outcome_ = unexpected{n.error()};
+            return true;
+        }
         if (n) done = *n;
-        else if (n.error() != std::errc::operation_would_block) co_return unexpected{n.error()};
+        if (done == data_.size()) return true;
     }
-    if (done == data.size() && may_send_now) co_return result<void>{};
-    const timeout until = as_deadline(call);
+    rest_ = stream_->write_rest(data_.subspan(done), as_deadline(call));
+    return false;
+}
+
+task<result<void>> stream::write_rest(std::span<const std::byte> data, timeout until) {
+    std::size_t done = 0;
     while (done < data.size()) {
         auto n = co_await socket_.send(data.subspan(done), write_step(until));
         if (!n) co_return unexpected{n.error()};
@@ -214,8 +222,6 @@ task<result<void>> stream::write_all(std::span<const std::byte> data, timeout li
     }
     co_return result<void>{};
 }
-
-task<result<void>> stream::write_all(std::string_view data, timeout limit) { return write_all(as_bytes(data), limit); }
 
 task<result<void>> stream::write_vectored(std::span<const const_buffer> parts, timeout limit) {
     const timeout until = as_deadline(write_limit(limit));

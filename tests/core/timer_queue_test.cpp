@@ -171,5 +171,101 @@ TEST(TimerQueue, RandomizedAgainstASortedReference) {
     EXPECT_TRUE(q.empty());
 }
 
+// Relative limits of one duration share a FIFO: they expire oldest first,
+// and a different duration keeps its own order.
+TEST(TimerQueue, RelativeLimitsExpireOldestFirstPerDuration) {
+    std::vector<int> log;
+    timer_queue q;
+    probe a{1, &log}, b{2, &log}, c{3, &log};
+    q.insert(timeout{50ms}, a);
+    q.insert(timeout{50ms}, b);
+    q.insert(timeout{20ms}, c);
+    EXPECT_EQ(q.size(), 3u);
+    EXPECT_LE(a.deadline(), b.deadline());
+    EXPECT_LT(c.deadline(), a.deadline());
+    EXPECT_EQ(q.next_deadline(), c.deadline());
+    EXPECT_EQ(q.expire(c.deadline()), 1u);
+    EXPECT_EQ(q.expire(b.deadline()), 2u);
+    EXPECT_EQ(log, (std::vector<int>{3, 1, 2}));
+    EXPECT_TRUE(q.empty());
+    EXPECT_EQ(q.next_deadline(), clock::time_point::max());
+}
+
+// Taking the oldest entry out leaves the FIFO's place in the heap early (no
+// sift per removal); coming due, it moves on to the next entry and runs
+// nothing. The last entry out takes it out of the heap.
+TEST(TimerQueue, RemovingTheOldestLeavesAnEarlyDeadlineThatMovesOn) {
+    std::vector<int> log;
+    timer_queue q;
+    probe a{1, &log}, b{2, &log};
+    q.insert(timeout{50ms}, a);
+    q.insert(timeout{50ms}, b);
+    const auto a_deadline = a.deadline();
+    EXPECT_TRUE(q.remove(a));
+    EXPECT_FALSE(a.armed());
+    EXPECT_EQ(q.size(), 1u);
+    EXPECT_EQ(q.next_deadline(), a_deadline);  // never later than b's, here earlier
+    EXPECT_EQ(q.expire(a_deadline), b.deadline() == a_deadline ? 1u : 0u);
+    if (log.empty()) {
+        EXPECT_EQ(q.next_deadline(), b.deadline());
+        EXPECT_EQ(q.expire(b.deadline()), 1u);
+    }
+    EXPECT_EQ(log, (std::vector<int>{2}));
+    q.insert(timeout{50ms}, a);
+    EXPECT_TRUE(q.remove(a));
+    EXPECT_TRUE(q.empty());
+    EXPECT_EQ(q.next_deadline(), clock::time_point::max());
+}
+
+// Absolute deadlines, relative ones of many durations (more than get a FIFO
+// of their own) and removals, against a sorted reference: the size is
+// exact, next_deadline() never later than the earliest entry, and expiry
+// runs exactly the due entries, earliest first.
+TEST(TimerQueue, RelativeAndAbsoluteMixedAgainstAReference) {
+    std::mt19937 rng{11};
+    std::vector<int> log;
+    constexpr int count = 300;
+    std::vector<std::unique_ptr<probe>> entries;
+    for (int i = 0; i < count; ++i) entries.push_back(std::make_unique<probe>(i, &log));
+    timer_queue q;
+    const auto start = clock::now();
+    std::vector<int> queued;
+    for (int step = 0; step < 5000; ++step) {
+        const int id = static_cast<int>(rng() % count);
+        probe& e = *entries[static_cast<std::size_t>(id)];
+        const bool was = std::find(queued.begin(), queued.end(), id) != queued.end();
+        std::erase(queued, id);
+        if (rng() % 3 == 0) {
+            EXPECT_EQ(q.remove(e), was);
+        } else {
+            if (rng() % 2) q.insert(timeout{std::chrono::milliseconds(10 + rng() % 12)}, e);  // 12 durations
+            else q.insert(start + std::chrono::milliseconds(rng() % 40), e);
+            queued.push_back(id);
+        }
+        ASSERT_EQ(q.size(), queued.size());
+        auto earliest = clock::time_point::max();
+        for (int i : queued) earliest = std::min(earliest, entries[static_cast<std::size_t>(i)]->deadline());
+        ASSERT_LE(q.next_deadline(), earliest);
+        if (queued.empty()) {
+            ASSERT_EQ(q.next_deadline(), clock::time_point::max());
+        }
+    }
+    for (auto now = start; !queued.empty(); now += 3ms) {
+        log.clear();
+        std::size_t due = 0;
+        for (int i : queued) due += entries[static_cast<std::size_t>(i)]->deadline() <= now;
+        std::erase_if(queued, [&](int i) { return entries[static_cast<std::size_t>(i)]->deadline() <= now; });
+        EXPECT_EQ(q.expire(now), due);
+        ASSERT_EQ(log.size(), due);
+        for (std::size_t i = 1; i < log.size(); ++i) {
+            EXPECT_LE(entries[static_cast<std::size_t>(log[i - 1])]->deadline(),
+                      entries[static_cast<std::size_t>(log[i])]->deadline());
+        }
+        ASSERT_EQ(q.size(), queued.size());
+    }
+    EXPECT_TRUE(q.empty());
+    EXPECT_EQ(q.next_deadline(), clock::time_point::max());
+}
+
 }  // namespace
 }  // namespace ringlet::detail

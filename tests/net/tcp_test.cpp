@@ -312,6 +312,34 @@ TEST(Tcp, WriteVectoredSendsEveryPartInOrder) {
     });
 }
 
+// write_all is an operation object, not a task: what the socket takes goes
+// out inside the await, the rest is written by a task that waits. Both
+// halves, beside a read in when_all; and in when_any, a write the peer never
+// reads loses to a timer and is cancelled (its waiting half ended, nothing
+// left running).
+TEST(Tcp, WriteAllWaitsForTheRestAndRunsInWhenAllAndWhenAny) {
+    runtime rt{quiet_runtime()};
+    rt.run([]() -> task<void> {
+        auto [client, server] = co_await tcp_pair();
+        CO_ASSERT_OK(client.socket().set_option(SOL_SOCKET, SO_SNDBUF, 4096));
+        std::string data(1 << 20, '\0');
+        std::mt19937 rng{5};
+        for (auto& c : data) c = static_cast<char>(rng());
+        std::string echo(data.size(), '\0');
+        auto [sent, received] = co_await when_all(client.write_all(data, 10s), server.read_exact(std::span{echo}, 10s));
+        CO_ASSERT_OK(sent);
+        CO_ASSERT_OK(received);
+        EXPECT_TRUE(echo == data) << "the bytes differ";
+
+        const auto started = clock::now();
+        auto first = co_await when_any(client.write_all(data, 10s), []() -> task<void> { co_await sleep_for(50ms); }());
+        EXPECT_EQ(first.index, 1u) << "the write to a peer that does not read finished";
+        EXPECT_LT(clock::now() - started, 5s);
+        // The cancelled write left the stream usable: a small write goes through.
+        CO_ASSERT_OK(co_await client.write_all("x", 2s));
+    });
+}
+
 TEST(Tcp, SixtyFourMebibytesThroughAFourKibibyteSendBuffer) {
     runtime rt{quiet_runtime()};
     rt.run([]() -> task<void> {

@@ -33,10 +33,14 @@ public:
 private:
     friend class timer_queue;
     static constexpr std::uint32_t not_queued = UINT32_MAX;
+    static constexpr std::uint32_t in_fifo = UINT32_MAX - 1;  // queued in a duration's FIFO
 
     clock::time_point deadline_{};
     std::uint64_t order_ = 0;  // insertion order: equal deadlines expire first-in first-out
-    std::uint32_t index_ = not_queued;
+    timer_entry* prev_ = nullptr;  // FIFO links (entries with one relative duration)
+    timer_entry* next_ = nullptr;
+    std::uint32_t index_ = not_queued;  // heap index, in_fifo, or not_queued
+    std::uint32_t fifo_ = 0;            // which FIFO, while index_ is in_fifo
     callback_fn callback_;
 };
 

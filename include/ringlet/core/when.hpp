@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <limits>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -136,6 +138,32 @@ value_or_monostate<T> take_value(call_outcome<T>& out) {
     }
 }
 
+template <class T>
+inline constexpr bool is_task = false;
+template <class T>
+inline constexpr bool is_task<task<T>> = true;
+
+/// What co_await of an lvalue `A` yields.
+template <class A>
+using await_value = decltype(std::declval<A&>().await_resume());
+
+/// A task that awaits `awaitable` (an operation object that is not a task).
+template <class A>
+task<await_value<A>> await_in_task(A awaitable) {
+    co_return co_await awaitable;
+}
+
+/// `x` as a task: a task as it is, any other awaitable awaited inside one.
+template <class A>
+auto as_task(A&& x) {
+    if constexpr (is_task<std::remove_cvref_t<A>>) return std::forward<A>(x);
+    else return await_in_task(std::forward<A>(x));
+}
+
+/// At least one argument is an awaitable that is not a task.
+template <class... As>
+concept mixed_awaitables = sizeof...(As) > 0 && (... || !is_task<std::remove_cvref_t<As>>);
+
 }  // namespace detail
 
 /// Runs all tasks concurrently; yields their values in order (std::monostate
@@ -154,6 +182,15 @@ template <class... Ts>
         std::apply([&](auto&... out) { (..., (out.error ? std::rethrow_exception(out.error) : void())); }, outcomes);
     }
     co_return std::apply([](auto&... out) { return std::make_tuple(detail::take_value(out)...); }, outcomes);
+}
+
+/// when_all of tasks and operation objects alike (`conn.write_all(...)`
+/// beside `conn.read_exact(...)`): each awaitable that is not a task runs
+/// inside one.
+template <class... As>
+    requires detail::mixed_awaitables<As...>
+[[nodiscard]] auto when_all(As&&... awaitables) {
+    return when_all(detail::as_task(std::forward<As>(awaitables))...);
 }
 
 /// Runs all tasks of a vector concurrently; yields their values in order.
@@ -206,6 +243,13 @@ template <class... Ts>
                    : void()));
     }(std::index_sequence_for<Ts...>{});
     co_return std::move(*picked);
+}
+
+/// when_any of tasks and operation objects alike (see when_all's).
+template <class... As>
+    requires detail::mixed_awaitables<As...>
+[[nodiscard]] auto when_any(As&&... awaitables) {
+    return when_any(detail::as_task(std::forward<As>(awaitables))...);
 }
 
 /// Runs `fn` on every shard concurrently (the calling shard included) and

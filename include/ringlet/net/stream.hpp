@@ -44,6 +44,7 @@
 #include <ringlet/net/socket.hpp>
 
 #include <concepts>
+#include <coroutine>
 #include <cstddef>
 #include <span>
 #include <string>
@@ -71,6 +72,41 @@ private:
 };
 
 /// A connected stream socket. Move-only; see the file comment.
+class stream;
+
+/// The awaitable of stream::write_all: what the socket buffer takes at once
+/// is sent inside the await itself (one send(2), no coroutine frame); only a
+/// write that has to wait for the socket runs a task for the rest. Await it
+/// once, in the expression that made it (it refers to the stream and the
+/// bytes). Yields result<void>.
+class [[nodiscard]] write_all_op {
+public:
+    write_all_op(stream& s, std::span<const std::byte> data, timeout limit) noexcept
+        : stream_(&s), data_(data), limit_(limit) {}
+
+    bool await_ready() const noexcept { return false; }
+    template <class Promise>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> waiter) {
+        if (send_now(ringlet::detail::token_of(waiter))) return waiter;  // over without waiting: go on at once
+        return task<result<void>>::awaiter{rest_.handle()}.await_suspend(waiter);
+    }
+    result<void> await_resume() {
+        if (!rest_.valid()) return std::move(outcome_);
+        return task<result<void>>::awaiter{rest_.handle()}.await_resume();
+    }
+
+private:
+    /// Sends what goes now. True when the write is over (outcome_ says how);
+    /// false when rest_ is to write the remainder.
+    bool send_now(const stop_token& token);
+
+    stream* stream_;
+    std::span<const std::byte> data_;
+    timeout limit_;
+    result<void> outcome_;
+    task<result<void>> rest_;
+};
+
 class stream {
 public:
     stream() noexcept = default;
@@ -136,10 +172,16 @@ public:
     /// Sends all of `data`, continuing after short writes. Errors: write_some's
     /// (std::errc::broken_pipe / connection_reset when the peer is gone); how
     /// much was sent before an error is unspecified. What the socket buffer
-    /// takes at once is sent directly (try_write); the rest waits on the ring.
-    /// @see send(2)
-    [[nodiscard]] task<result<void>> write_all(std::span<const std::byte> data, timeout limit = {});
-    [[nodiscard]] task<result<void>> write_all(std::string_view data, timeout limit = {});
+    /// takes at once is sent directly (try_write) — within the co_await, with
+    /// no coroutine frame; the rest waits on the ring. A deadline that has
+    /// passed fails it before anything is sent; a relative `limit` bounds
+    /// the waiting, counted from when it starts. @see write_all_op, send(2)
+    [[nodiscard]] write_all_op write_all(std::span<const std::byte> data, timeout limit = {}) noexcept {
+        return {*this, data, limit};
+    }
+    [[nodiscard]] write_all_op write_all(std::string_view data, timeout limit = {}) noexcept {
+        return {*this, std::as_bytes(std::span{data.data(), data.size()}), limit};
+    }
 
     /// Sends all of `parts`, in order, with as few sendmsg calls as the socket
     /// buffer allows (a header and a body in one segment, no copying); short
@@ -211,6 +253,9 @@ protected:
     [[nodiscard]] timeout write_step(timeout call) const noexcept;
 
 private:
+    friend class write_all_op;
+    /// write_all's remainder, once the socket buffer is full: waits and sends.
+    task<result<void>> write_rest(std::span<const std::byte> data, timeout until);
     task<result<void>> send_iovecs(std::span<iovec> parts, timeout limit);
 
     /// What receive() would race with: read_some after receive() is refused.
