@@ -71,7 +71,6 @@ private:
     std::size_t size_;
 };
 
-/// A connected stream socket. Move-only; see the file comment.
 class stream;
 
 /// The awaitable of stream::write_all: what the socket buffer takes at once
@@ -107,6 +106,7 @@ private:
     task<result<void>> rest_;
 };
 
+/// A connected stream socket. Move-only; see the file comment.
 class stream {
 public:
     stream() noexcept = default;
