@@ -243,7 +243,7 @@ inline task<std::vector<net::address>> addresses_of(std::string text, std::strin
 template <class Stream>
 task<void> echo_connection(Stream conn) {
     // receive() leases a buffer of the shard's only while bytes are in hand
-    // (an idle connection holds none) and reads up to 256 KiB at once.
+    // (an idle connection holds none) and reads up to 260 KiB at once.
     for (;;) {
         auto got = co_await conn.receive();
         if (!got || got->empty()) break;  // end of stream, reset, or cancelled by the stop

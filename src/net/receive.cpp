@@ -40,13 +40,14 @@
 //   the first send copied any of it out. A stale poll completion (the task
 //   had read the bytes itself meanwhile) finds EAGAIN there: the wait goes
 //   on, nothing is resumed.
-// - Sizing (issue 13 item 3): a read takes at most 64 KiB (kSpareSize) until
-//   one has taken that much, then up to 256 KiB (kLargeSpareSize, a second
-//   stack of spares) until one takes less than 64 KiB. A bulk stream thus
-//   reads what the socket holds in one recv and sends it back in one send;
-//   a stream of small messages, or a peer that sends without reading (whose
-//   echo blocks with its buffer leased), holds 64 KiB, not 256.
-//   Measured 2026-12-06, bench/echo_compare.sh's setup through
+// - Sizing (issue 13 item 3): a read takes at most kSpareSize (68 KiB) until
+//   one has taken that much, then up to kLargeSpareSize (260 KiB, a second
+//   stack of spares) until one takes less than kBulkExit (4 KiB). A bulk
+//   stream thus reads what the socket holds in one recv and sends it back in
+//   one send; a stream of small messages, or a peer that sends without
+//   reading (whose echo blocks with its buffer leased), holds 68 KiB, not
+//   260. (The figures below were taken with 64 and 256 KiB; the extra 4 KiB
+//   came later, see the end of this item.) Measured 2026-12-06, bench/echo_compare.sh's setup through
 //   `ringlet_loadgen compare --quota 0.5` (server in half a CPU, 50
 //   connections, 3 rounds x 3 s, same-round medians, ringlet / the 256 KiB-read
 //   epoll server; 2 vCPU Intel Xeon (Sapphire Rapids), load average 2):
