@@ -33,7 +33,6 @@ void timer_queue::insert(const timeout& limit, timer_entry& entry) {
     if (entry.armed()) remove(entry);
     // A steady clock: each deadline is at or after the tail's, so the FIFO stays sorted.
     entry.deadline_ = clock::now() + span;
-    entry.order_ = next_order_++;
     entry.index_ = timer_entry::in_fifo;
     entry.fifo_ = f->anchor.fifo_;
     entry.prev_ = f->tail;

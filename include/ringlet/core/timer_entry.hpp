@@ -36,7 +36,7 @@ private:
     static constexpr std::uint32_t in_fifo = UINT32_MAX - 1;  // queued in a duration's FIFO
 
     clock::time_point deadline_{};
-    std::uint64_t order_ = 0;  // insertion order: equal deadlines expire first-in first-out
+    std::uint64_t order_ = 0;  // in the heap: insertion order (equal deadlines expire first-in first-out)
     timer_entry* prev_ = nullptr;  // FIFO links (entries with one relative duration)
     timer_entry* next_ = nullptr;
     std::uint32_t index_ = not_queued;  // heap index, in_fifo, or not_queued

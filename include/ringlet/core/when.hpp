@@ -138,11 +138,6 @@ value_or_monostate<T> take_value(call_outcome<T>& out) {
     }
 }
 
-template <class T>
-inline constexpr bool is_task = false;
-template <class T>
-inline constexpr bool is_task<task<T>> = true;
-
 /// What co_await of an lvalue `A` yields.
 template <class A>
 using await_value = decltype(std::declval<A&>().await_resume());
@@ -156,13 +151,13 @@ task<await_value<A>> await_in_task(A awaitable) {
 /// `x` as a task: a task as it is, any other awaitable awaited inside one.
 template <class A>
 auto as_task(A&& x) {
-    if constexpr (is_task<std::remove_cvref_t<A>>) return std::forward<A>(x);
+    if constexpr (unwrap_task<std::remove_cvref_t<A>>::is_task) return std::forward<A>(x);
     else return await_in_task(std::forward<A>(x));
 }
 
 /// At least one argument is an awaitable that is not a task.
 template <class... As>
-concept mixed_awaitables = sizeof...(As) > 0 && (... || !is_task<std::remove_cvref_t<As>>);
+concept mixed_awaitables = sizeof...(As) > 0 && (... || !unwrap_task<std::remove_cvref_t<As>>::is_task);
 
 }  // namespace detail
 
