@@ -3,6 +3,11 @@
 //   ring to its creator); a latch holds every shard until all rings exist, so
 //   cross-shard messages always find their target. A failure on any shard
 //   stops all of them and is rethrown by run().
+// - Shard 0 runs on the thread that called run() (as Seastar's reactor 0 runs
+//   on main): a one-shard runtime is a single-threaded process, and the
+//   kernel takes no file reference per syscall for one (fdget's fast path
+//   needs an unshared descriptor table: 1-2 % of a small-message echo).
+//   The caller's affinity and shard are put back when run() returns.
 // - SIGINT/SIGTERM/SIGHUP are blocked in every runtime thread and read
 //   through a signalfd on shard 0's ring; the old mask is restored when run()
 //   returns. Each runtime thread remembers the mask it had before (a
@@ -237,6 +242,27 @@ private:
     int fd_ = -1;
 };
 
+/// What running shard 0 changes on the thread that called run(), put back
+/// when it returns: the thread's CPU affinity (pinning) and which shard the
+/// thread belongs to (a runtime run from inside another runtime's shard).
+class caller_thread_state {
+public:
+    explicit caller_thread_state(bool pinning) noexcept
+        : restore_affinity_(pinning && pthread_getaffinity_np(pthread_self(), sizeof affinity_, &affinity_) == 0),
+          shard_(shard::current()) {}
+    ~caller_thread_state() {
+        if (restore_affinity_) pthread_setaffinity_np(pthread_self(), sizeof affinity_, &affinity_);
+        shard::set_current(shard_);
+    }
+    caller_thread_state(const caller_thread_state&) = delete;
+    caller_thread_state& operator=(const caller_thread_state&) = delete;
+
+private:
+    cpu_set_t affinity_{};
+    bool restore_affinity_;
+    shard* shard_;
+};
+
 void run_shard_thread(runtime_state& rt, unsigned index, std::latch& rings_ready,
                       std::exception_ptr& startup_error, std::mutex& startup_mutex) {
     if (rt.options.pin_threads) pin_to_cpu(index);
@@ -256,6 +282,15 @@ void run_shard_thread(runtime_state& rt, unsigned index, std::latch& rings_ready
     self.attach();
     if (rt.entry_on_every_shard || index == 0) self.spawn(entry_wrapper(rt, rt.entry(index)), self.root_token());
     self.run();
+}
+
+/// Shard 0 on the calling thread. noexcept as a thread's function is: a
+/// shard loop that fails after start-up (io_uring_enter refusing the ring)
+/// ends the process on every shard alike, rather than leaving run() waiting
+/// for the others, which wait for shard 0.
+void run_shard_zero(runtime_state& rt, std::latch& rings_ready, std::exception_ptr& startup_error,
+                    std::mutex& startup_mutex) noexcept {
+    run_shard_thread(rt, 0, rings_ready, startup_error, startup_mutex);
 }
 
 }  // namespace detail
@@ -308,13 +343,17 @@ void runtime::run_shards(std::function<task<void>(unsigned)> entry, bool every_s
     std::exception_ptr startup_error;
     std::mutex startup_mutex;
     std::vector<std::thread> threads;
-    threads.reserve(rt.shard_count);
-    for (unsigned i = 0; i < rt.shard_count; ++i) {
+    threads.reserve(rt.shard_count - 1);
+    for (unsigned i = 1; i < rt.shard_count; ++i) {
         threads.emplace_back(detail::run_shard_thread, std::ref(rt), i, std::ref(rings_ready), std::ref(startup_error),
                              std::ref(startup_mutex));
     }
-    for (auto& t : threads) t.join();
-    rt.shards.clear();  // closes the rings
+    {
+        detail::caller_thread_state caller{rt.options.pin_threads};
+        detail::run_shard_zero(rt, rings_ready, startup_error, startup_mutex);
+        for (auto& t : threads) t.join();
+        rt.shards.clear();  // closes the rings
+    }
     rt.close_wake_fds();
     // This run has consumed its stop; the next one starts afresh.
     rt.drain_requested.store(false, std::memory_order_release);

@@ -153,6 +153,8 @@ shard* shard::current() noexcept { return current_shard; }
 
 void shard::attach() noexcept { current_shard = this; }
 
+void shard::set_current(shard* s) noexcept { current_shard = s; }
+
 void shard::spawn(task<void> t, stop_token token) {
     ++live_tasks_;
     auto& promise = t.handle().promise();

@@ -150,6 +150,9 @@ public:
     }
     /// Binds this shard to the calling thread (sets current()).
     void attach() noexcept;
+    /// Makes `s` (or no shard) the calling thread's current(): what a thread
+    /// that ran a shard inline had before.
+    static void set_current(shard* s) noexcept;
 
 private:
     void drain_inbox();

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -50,6 +52,35 @@ TEST(Runtime, RunOnAllRunsOneEntryPerShard) {
     EXPECT_EQ(seen[0], 1);
     EXPECT_EQ(seen[1], 1);
     EXPECT_EQ(threads.size(), 2u);
+}
+
+// Shard 0 runs on the caller (a one-shard server is a single-threaded
+// process); run() puts back what that changed on the calling thread.
+TEST(Runtime, ShardZeroRunsOnTheCallingThreadAndLeavesItAsItWas) {
+    cpu_set_t before;
+    ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof before, &before), 0);
+    const auto caller = std::this_thread::get_id();
+    std::thread::id shard0, shard1;
+    int shard0_cpus = 0;
+    runtime rt{quiet_runtime(2)};  // pin_threads is on by default
+    rt.run_on_all([&](unsigned shard) -> task<void> {
+        if (shard == 1) {
+            shard1 = std::this_thread::get_id();
+            co_return;
+        }
+        shard0 = std::this_thread::get_id();
+        cpu_set_t pinned;
+        if (pthread_getaffinity_np(pthread_self(), sizeof pinned, &pinned) == 0) shard0_cpus = CPU_COUNT(&pinned);
+        co_return;
+    });
+    EXPECT_EQ(shard0, caller);
+    EXPECT_NE(shard1, caller);
+    EXPECT_EQ(shard0_cpus, 1);  // pinned while it ran
+    cpu_set_t after;
+    ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof after, &after), 0);
+    EXPECT_TRUE(CPU_EQUAL(&before, &after));
+    EXPECT_FALSE(this_shard::on_shard());
+    EXPECT_EQ(rt.run([]() -> task<int> { co_return static_cast<int>(this_shard::id()) + 5; }), 5);  // runs again
 }
 
 TEST(Runtime, CrossShardCallsRoundTrip) {

@@ -6,7 +6,10 @@
 //
 // run() starts the shards, runs the entry task on shard 0 and returns its
 // value once it has ended and every other task has been cancelled and has
-// ended too. run_on_all() runs one entry per shard.
+// ended too. run_on_all() runs one entry per shard. Shard 0 runs on the
+// thread that called run() (pinned like the others while it runs; its
+// affinity is put back after), shards 1..N-1 on threads of their own: a
+// one-shard runtime is a single-threaded process.
 //
 // Stopping, in two steps:
 // - A graceful stop (the first SIGINT/SIGTERM, SIGHUP by default, or
@@ -90,7 +93,8 @@ struct runtime_options {
     /// on stderr). The environment variable RINGLET_BACKEND=auto|io_uring|epoll,
     /// when set, overrides it; another value makes the constructor throw.
     backend_choice backend = backend_choice::auto_select;
-    /// Pin shard i to the i-th allowed CPU.
+    /// Pin shard i to the i-th allowed CPU (shard 0: the calling thread,
+    /// for the length of run()).
     bool pin_threads = true;
     /// Turn SIGINT/SIGTERM (and SIGHUP, see `sighup`) into a graceful stop
     /// while run() is active; a second one stops at once.
