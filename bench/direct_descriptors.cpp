@@ -4,7 +4,9 @@
 //
 //   build-bench/bench/direct_descriptors 127.0.0.1:0            # regular descriptors
 //   build-bench/bench/direct_descriptors 127.0.0.1:0 --direct   # direct descriptors
+//   build-bench/bench/direct_descriptors 127.0.0.1:0 --readiness   # the poll + recv(2)/send(2) peer (below)
 //   bench/stream_fastpath.sh          # both, interleaved (its last table)
+//   bench/echo_compare.sh --quota 0.5 --ringlet-cmd "build-bench/bench/direct_descriptors 127.0.0.1:0 --readiness"
 //
 // A bare liburing echo server (no ringlet code, one thread), built the way
 // ringlet's echo path works: multishot accept, one multishot recv per
@@ -19,11 +21,29 @@
 // close need ring operations (some only on newer kernels), and a descriptor
 // cannot be handed to other code.
 //
+// Two more modes make it the bare-liburing peer of every receive path
+// ringlet could take, so that the echo comparisons have the strongest io_uring
+// server beside the epoll one (issue 13: "the better of the epoll and
+// bare-liburing baselines"):
+//
+//   --send-now   the same multishot recv, but each piece goes back with one
+//                send(2) at once; the ring sends only what the socket did not
+//                take (ringlet's write_all)
+//   --readiness  one multishot poll per connection; when it fires, recv(2)
+//                into one 256 KiB buffer and send(2) back what was read, as
+//                the epoll server does after epoll_wait (ringlet's default
+//                receive path, with no framework around it)
+//
+// Both set TCP_NODELAY, as ringlet and the epoll server do.
+//
 // Prints `listening on 127.0.0.1:PORT`; SIGINT/SIGTERM end it with exit 0.
 #include <liburing.h>
 
+#include <poll.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,6 +64,7 @@ constexpr unsigned kBuffers = 128;
 constexpr unsigned kBufferSize = 64 * 1024;
 constexpr unsigned kMaxConnections = 4096;
 constexpr std::uint16_t kGroup = 1;
+constexpr std::size_t kScratchSize = 256 * 1024;  // --readiness reads into this, as the epoll server does
 
 volatile std::sig_atomic_t stop_requested = 0;
 void on_signal(int) { stop_requested = 1; }
@@ -53,7 +74,10 @@ void on_signal(int) { stop_requested = 1; }
     std::exit(1);
 }
 
-enum class kind : std::uint8_t { accept, recv, send, close };
+enum class kind : std::uint8_t { accept, recv, send, close, poll };
+
+// How a connection receives and sends (see the header comment).
+enum class path : std::uint8_t { ring, send_now, readiness };
 
 std::uint64_t tag(kind k, std::uint32_t conn) { return (std::uint64_t{conn} << 8) | static_cast<std::uint8_t>(k); }
 
@@ -69,11 +93,13 @@ struct connection {
     bool sending = false;
     bool receiving = false;
     bool closing = false;
+    std::string unsent;  // --readiness: what send(2) did not take, on its way through the ring
 };
 
 class server {
 public:
-    server(int listener, bool direct) : listener_(listener), direct_(direct), conns_(kMaxConnections) {
+    server(int listener, bool direct, path how)
+        : listener_(listener), direct_(direct), how_(how), conns_(kMaxConnections), scratch_(kScratchSize) {
         io_uring_params params{};
         params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL;
         if (int rc = io_uring_queue_init_params(4096, &ring_, &params); rc < 0) die("io_uring_queue_init", -rc);
@@ -143,6 +169,12 @@ private:
     void arm_recv(std::uint32_t id) {
         connection& c = conns_[id];
         io_uring_sqe* s = sqe();
+        if (how_ == path::readiness) {
+            io_uring_prep_poll_multishot(s, c.handle, POLLIN);
+            io_uring_sqe_set_data64(s, tag(kind::poll, id));
+            c.receiving = true;
+            return;
+        }
         io_uring_prep_recv_multishot(s, c.handle, nullptr, 0, 0);
         s->flags |= IOSQE_BUFFER_SELECT | (direct_ ? IOSQE_FIXED_FILE : 0);
         s->buf_group = kGroup;
@@ -152,7 +184,18 @@ private:
 
     void send_front(std::uint32_t id) {
         connection& c = conns_[id];
-        const piece& p = c.queue.front();
+        piece& p = c.queue.front();
+        if (how_ == path::send_now && c.sent == 0) {
+            // One send(2) now; the ring only for what the socket did not take.
+            const ssize_t n = ::send(c.handle, buffer(p.buffer), p.size, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n == static_cast<ssize_t>(p.size)) {
+                give_back(p.buffer);
+                c.queue.pop_front();
+                if (!c.queue.empty()) send_front(id);
+                return;
+            }
+            if (n > 0) c.sent = static_cast<std::uint32_t>(n);
+        }
         io_uring_sqe* s = sqe();
         io_uring_prep_send(s, c.handle, buffer(p.buffer) + c.sent, p.size - c.sent, MSG_NOSIGNAL);
         if (direct_) s->flags |= IOSQE_FIXED_FILE;
@@ -166,7 +209,7 @@ private:
         c.closing = true;
         if (c.receiving) {
             io_uring_sqe* s = sqe();
-            io_uring_prep_cancel64(s, tag(kind::recv, id), 0);
+            io_uring_prep_cancel64(s, tag(how_ == path::readiness ? kind::poll : kind::recv, id), 0);
             io_uring_sqe_set_data64(s, ~std::uint64_t{0});
         }
         maybe_finish_close(id);
@@ -201,8 +244,14 @@ private:
                 }
                 conns_[conn] = connection{};
                 conns_[conn].handle = cqe->res;
-                // (No TCP_NODELAY: setsockopt cannot reach a direct descriptor
-                // on this kernel's liburing, and both variants must match.)
+                // No TCP_NODELAY in the ring mode: setsockopt cannot reach a
+                // direct descriptor on this kernel's liburing, and --direct and
+                // its regular twin must match. The send(2) modes are measured
+                // against the epoll server and ringlet, which both set it.
+                if (how_ != path::ring) {
+                    int one = 1;
+                    setsockopt(cqe->res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                }
                 arm_recv(conn);
                 return;
             }
@@ -230,6 +279,19 @@ private:
                 c.sending = false;
                 if (cqe->res < 0) {
                     start_close(id);
+                    maybe_finish_close(id);
+                    return;
+                }
+                if (how_ == path::readiness) {
+                    c.sent += static_cast<std::uint32_t>(cqe->res);
+                    if (c.sent < c.unsent.size()) {
+                        send_unsent(id);
+                        return;
+                    }
+                    c.unsent.clear();
+                    c.sent = 0;
+                    if (!c.closing) on_readable(id, POLLIN, true);  // what arrived meanwhile
+                    maybe_finish_close(id);
                     return;
                 }
                 c.sent += static_cast<std::uint32_t>(cqe->res);
@@ -245,15 +307,61 @@ private:
             case kind::close:
                 conns_[id].handle = -1;
                 return;
+            case kind::poll:
+                on_readable(id, cqe->res, more);
+                return;
         }
+    }
+
+    // --readiness: the poll fired; read what the socket holds and send it back
+    // with recv(2)/send(2), as the epoll server does after epoll_wait.
+    void on_readable(std::uint32_t id, int res, bool more) {
+        connection& c = conns_[id];
+        if (!more) c.receiving = false;
+        if (res < 0 || c.closing) {
+            start_close(id);
+            maybe_finish_close(id);
+            return;
+        }
+        if (!more) arm_recv(id);
+        if (c.sending) return;  // the rest of the last echo is still going out
+        for (;;) {
+            const ssize_t n = ::recv(c.handle, scratch_.data(), scratch_.size(), MSG_DONTWAIT);
+            if (n <= 0) {
+                if (n == 0 || (errno != EAGAIN && errno != EINTR)) start_close(id);
+                break;
+            }
+            const ssize_t sent = ::send(c.handle, scratch_.data(), static_cast<std::size_t>(n), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (sent != n) {
+                if (sent < 0 && errno != EAGAIN) {
+                    start_close(id);
+                    break;
+                }
+                c.unsent.assign(scratch_.data() + (sent > 0 ? sent : 0), scratch_.data() + n);
+                send_unsent(id);
+                break;
+            }
+            if (static_cast<std::size_t>(n) < scratch_.size()) break;
+        }
+        maybe_finish_close(id);
+    }
+
+    void send_unsent(std::uint32_t id) {
+        connection& c = conns_[id];
+        io_uring_sqe* s = sqe();
+        io_uring_prep_send(s, c.handle, c.unsent.data() + c.sent, c.unsent.size() - c.sent, MSG_NOSIGNAL | MSG_WAITALL);
+        io_uring_sqe_set_data64(s, tag(kind::send, id));
+        c.sending = true;
     }
 
     int listener_;
     bool direct_;
+    path how_;
     io_uring ring_{};
     io_uring_buf_ring* buf_ring_ = nullptr;
     char* buffers_ = nullptr;
     std::vector<connection> conns_;
+    std::vector<char> scratch_;
 };
 
 int listen_on(const std::string& text) {
@@ -288,12 +396,15 @@ int listen_on(const std::string& text) {
 int main(int argc, char** argv) {
     std::string address;
     bool direct = false;
+    path how = path::ring;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--direct") direct = true;
+        else if (arg == "--send-now") how = path::send_now;
+        else if (arg == "--readiness") how = path::readiness;
         else if (address.empty() && arg[0] != '-') address = arg;
         else {
-            std::fprintf(stderr, "usage: direct_descriptors IPv4:PORT [--direct]\n");
+            std::fprintf(stderr, "usage: direct_descriptors IPv4:PORT [--direct] [--send-now | --readiness]\n");
             return 2;
         }
     }
@@ -301,7 +412,11 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::signal(SIGPIPE, SIG_IGN);
-    server s{listen_on(address), direct};
+    if (direct && how != path::ring) {
+        std::fprintf(stderr, "direct_descriptors: --direct needs the ring for every send (no send(2) on a direct descriptor)\n");
+        return 2;
+    }
+    server s{listen_on(address), direct, how};
     s.run();
     return 0;
 }
