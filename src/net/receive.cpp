@@ -86,10 +86,11 @@
 // - Multishot mode: the kernel ends the multishot recv with ENOBUFS when
 //   every buffer is out at the moment bytes arrive; then one plain recv into
 //   a heap buffer of the receiver's own (kFallbackSize) follows, and the next
-//   receive() arms the multishot again. Kernels without multishot recv
-//   (before 6.0: EINVAL on the first completion) or without buffer rings use
-//   plain recvs throughout; kernels without multishot poll (before 5.13)
-//   fall back from readiness the same way.
+//   receive() arms the multishot again. Without buffer rings (the epoll
+//   backend; kernels before 5.19) or multishot recv (before 6.0: EINVAL on
+//   the first completion) the multishot mode receives as readiness does,
+//   into the shard's spares; kernels without multishot poll (before 5.13)
+//   use plain recvs into that heap buffer throughout.
 #include "core/socket_calls.hpp"
 #include "net/stream_receiver.hpp"
 
@@ -208,7 +209,9 @@ void stream_recv::choose() noexcept {
 
 stream_receiver::mode stream_receiver::initial_mode(receive_pool* pool, receive_mode wanted) noexcept {
     if (!pool) return mode::plain;
-    if (wanted == receive_mode::multishot) return pool->ring_ready() ? mode::multishot : mode::plain;
+    // Without buffer rings (the epoll backend, kernels before 5.19) the
+    // multishot mode receives as the default one does.
+    if (wanted == receive_mode::multishot && pool->ring_ready()) return mode::multishot;
     return mode::readiness;
 }
 
@@ -273,7 +276,7 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
                 if (res & (POLLRDHUP | POLLHUP | POLLERR)) hung_up_ = true;
                 if (waiter) schedule_read();
             } else if (res == -EINVAL && !saw_bytes_ && !more) {
-                how_ = pool_->ring_ready() ? mode::multishot : mode::plain;  // no multishot poll (before 5.13)
+                how_ = mode::plain;  // no multishot poll (before 5.13)
             } else if (res < 0 && res != -ECANCELED) {
                 fill_slot({res, 0, false});
             }
@@ -290,7 +293,7 @@ void stream_receiver::on_completion(int res, std::uint32_t flags, bool more) noe
             // SOCK_NONEMPTY instead of ENOBUFS: bytes wait, so not the end.)
             plain_once_ = true;
         } else if (res == -EINVAL && !saw_bytes_ && !more) {
-            how_ = mode::plain;  // a kernel without multishot recv
+            how_ = mode::readiness;  // a kernel without multishot recv (before 6.0): receive as the default mode does
         } else if (res != -ECANCELED) {
             push({res, 0, false});  // end of stream (0) or the connection's error
         }

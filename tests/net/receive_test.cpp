@@ -243,8 +243,8 @@ TEST_P(ReceiveModes, MovedAndDestroyedStreamsWithArmedReceive) {
         { tcp::stream gone = std::move(moved); }  // destroyed with its receive armed
         char buf[16];
         auto end = co_await a.read_some(buf, 2s);
-        // The epoll backend has no buffer rings: a multishot receiver falls
-        // back to one plain recv per receive(), which reads nothing ahead.
+        // The epoll backend has no buffer rings: a multishot receiver
+        // receives as the readiness one does, which reads nothing ahead.
         if (mode == net::receive_mode::multishot && !on_epoll_backend()) {
             CO_ASSERT_OK(end);  // a FIN: the receiver had taken those bytes off the socket
             EXPECT_EQ(*end, 0u);

@@ -27,9 +27,10 @@
 // Either way an idle connection holds no buffer, and bytes that arrive while
 // nobody is receiving (or after a receive timed out) are never lost. Why
 // readiness is the default: src/net/receive.cpp, design notes (measured).
-// Where the kernel has no multishot poll, or no buffer rings or multishot recv
-// for the multishot mode, a receive reads into a heap buffer of its own
-// instead (16 KiB); callers see no difference.
+// Where there are no buffer rings or no multishot recv (the epoll backend,
+// older kernels) the multishot mode receives as readiness does; where the
+// kernel has no multishot poll either, a receive reads into a heap buffer of
+// its own (16 KiB). Callers see no difference.
 //
 // Mixing: once receive() has been used on a stream, read_some() and the reads
 // built on it are refused (std::errc::device_or_resource_busy) — the armed
