@@ -67,6 +67,36 @@ int bound_udp_socket(std::uint16_t& port) {
     return fd;
 }
 
+/// Whether a socket of `type` can bind 127.0.0.1:`port` (SO_REUSEADDR, as
+/// dnsmasq's listeners have).
+bool can_bind(int type, std::uint16_t port) {
+    const int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons(port);
+    const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0;
+    close(fd);
+    return bound;
+}
+
+/// A port for dnsmasq, which listens on UDP and TCP alike: below the
+/// ephemeral range (32768 up by default), where the suites running beside
+/// this one, whose loopback connections take and leave thousands of local
+/// ports, do not land; both protocols free when probed. 0 when none was.
+std::uint16_t free_dns_port() {
+    static std::uint32_t seed = static_cast<std::uint32_t>(getpid()) * 2654435761u;
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        seed = seed * 1664525u + 1013904223u;
+        const auto port = static_cast<std::uint16_t>(20000 + (seed >> 8) % 12000);
+        if (can_bind(SOCK_DGRAM, port) && can_bind(SOCK_STREAM, port)) return port;
+    }
+    return 0;
+}
+
 /// A DNS "server" on 127.0.0.1 run by a thread: it counts the queries and
 /// either ignores them (rcode < 0) or answers each with that RCODE.
 class fake_dns_server {
@@ -143,7 +173,7 @@ public:
         close(log_fd);
         log_path_ = log_name;
         std::string why;
-        for (int attempt = 0; attempt < 5; ++attempt) {  // a free port can be taken in between: retry
+        for (int attempt = 0; attempt < 5; ++attempt) {  // a free port can be taken in between: another one
             why = try_start(binary, options);
             if (why.empty()) return {};
         }
@@ -179,9 +209,8 @@ public:
 
 private:
     std::string try_start(const std::string& binary, const std::vector<std::string>& options) {
-        const int probe = bound_udp_socket(port_);
-        if (probe < 0) return "no free UDP port on 127.0.0.1";
-        close(probe);
+        port_ = free_dns_port();
+        if (port_ == 0) return "no port free for both UDP and TCP on 127.0.0.1";
         std::vector<std::string> args = {binary,
                                          "--no-daemon",
                                          "--conf-file=/dev/null",
