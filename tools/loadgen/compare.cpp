@@ -288,7 +288,10 @@ struct round_pair {
 
 std::string cpu_list(const std::vector<int>& cpus) {
     std::string out;
-    for (const int c : cpus) out += (out.empty() ? "" : ",") + std::to_string(c);
+    for (const int c : cpus) {
+        if (!out.empty()) out += ',';
+        out += std::to_string(c);
+    }
     return out.empty() ? "any" : out;
 }
 

@@ -262,7 +262,10 @@ std::string server_process::wait_ready(const std::string& connect_to, double tim
             return {};
         }
         if (connect_to.empty()) {
-            const std::string text = "\n" + read_text(log_);
+            // (Appended rather than "\n" + read_text(): GCC 12's -Wrestrict
+            // misfires on operator+(const char*, string&&) in release builds.)
+            std::string text = "\n";
+            text += read_text(log_);
             const auto at = text.find("\nlistening on ");
             const auto end = at == std::string::npos ? at : text.find('\n', at + 1);
             if (end != std::string::npos) return text.substr(at + 14, end - at - 14);
