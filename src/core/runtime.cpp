@@ -263,8 +263,12 @@ private:
     shard* shard_;
 };
 
+/// One shard's life, on its thread (shard 0: the caller's). noexcept: a
+/// shard loop that fails after start-up (io_uring_enter refusing the ring)
+/// ends the process on every shard alike — shard 0 included, rather than
+/// leaving run() waiting for the others, which wait for shard 0.
 void run_shard_thread(runtime_state& rt, unsigned index, std::latch& rings_ready,
-                      std::exception_ptr& startup_error, std::mutex& startup_mutex) {
+                      std::exception_ptr& startup_error, std::mutex& startup_mutex) noexcept {
     if (rt.options.pin_threads) pin_to_cpu(index);
     if (rt.signal_fd >= 0) pre_runtime_mask = {true, rt.pre_runtime_mask};
     try {
@@ -282,15 +286,6 @@ void run_shard_thread(runtime_state& rt, unsigned index, std::latch& rings_ready
     self.attach();
     if (rt.entry_on_every_shard || index == 0) self.spawn(entry_wrapper(rt, rt.entry(index)), self.root_token());
     self.run();
-}
-
-/// Shard 0 on the calling thread. noexcept as a thread's function is: a
-/// shard loop that fails after start-up (io_uring_enter refusing the ring)
-/// ends the process on every shard alike, rather than leaving run() waiting
-/// for the others, which wait for shard 0.
-void run_shard_zero(runtime_state& rt, std::latch& rings_ready, std::exception_ptr& startup_error,
-                    std::mutex& startup_mutex) noexcept {
-    run_shard_thread(rt, 0, rings_ready, startup_error, startup_mutex);
 }
 
 }  // namespace detail
@@ -350,7 +345,7 @@ void runtime::run_shards(std::function<task<void>(unsigned)> entry, bool every_s
     }
     {
         detail::caller_thread_state caller{rt.options.pin_threads};
-        detail::run_shard_zero(rt, rings_ready, startup_error, startup_mutex);
+        detail::run_shard_thread(rt, 0, rings_ready, startup_error, startup_mutex);
         for (auto& t : threads) t.join();
         rt.shards.clear();  // closes the rings
     }
